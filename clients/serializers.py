@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
+
+from clients import validation
+from clients.models import Client
+
+
+class PhoneField(serializers.CharField):
+    """Accepts ``+7 (900) 123-45-67``, ``79001234567`` or the number; stores 11 digits."""
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return validation.clean_phone(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+def _cleaned(clean: Any) -> Any:
+    def validator(value: Any) -> None:
+        try:
+            clean(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    return validator
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A client in Moscow",
+            value={
+                "phone": "+7 (900) 123-45-67",
+                "operator_code": "900",
+                "tag": "vip",
+                "timezone": "Europe/Moscow",
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "A client",
+            value={
+                "id": 1,
+                "phone": "79001234567",
+                "operator_code": "900",
+                "tag": "vip",
+                "timezone": "Europe/Moscow",
+                "created_at": "2026-11-27T09:00:00Z",
+            },
+            response_only=True,
+        ),
+    ]
+)
+class ClientSerializer(serializers.ModelSerializer):
+    phone = PhoneField(
+        max_length=32,
+        validators=[
+            UniqueValidator(Client.objects.all(), message="A client with this phone exists.")
+        ],
+        help_text="11 digits starting with 7; a leading +, spaces, dashes and parentheses "
+        "are stripped.",
+    )
+    operator_code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        validators=[_cleaned(validation.clean_operator_code)],
+        help_text="3 digits; derived from phone digits 2-4 when omitted or empty.",
+    )
+    tag = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=validation.TAG_MAX_LENGTH,
+        default="",
+        help_text="Free label, matched exactly by mailing filters.",
+    )
+    timezone = serializers.CharField(
+        required=False,
+        default=validation.DEFAULT_TIMEZONE,
+        validators=[_cleaned(validation.clean_timezone)],
+        help_text="IANA time zone name, e.g. Europe/Moscow.",
+    )
+
+    class Meta:
+        model = Client
+        fields = ["id", "phone", "operator_code", "tag", "timezone", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "tag" in attrs and attrs["tag"] is None:
+            attrs["tag"] = ""
+        if attrs.get("operator_code"):
+            return attrs
+        # Omitted or empty: derive from the phone for a new client, a changed phone, or an
+        # explicitly emptied code; otherwise the current code stays.
+        attrs.pop("operator_code", None)
+        instance = self.instance
+        phone_changed = "phone" in attrs and (instance is None or attrs["phone"] != instance.phone)
+        code_cleared = "operator_code" in self.initial_data
+        if instance is None or phone_changed or code_cleared:
+            phone = attrs.get("phone") or (instance.phone if instance else "")
+            attrs["operator_code"] = validation.operator_code_from_phone(phone)
+        return attrs
+
+
+class ImportRejectedRowSerializer(serializers.Serializer):
+    line = serializers.IntegerField(
+        help_text="CSV: the file's line number (the header is line 1). JSON: the item's "
+        "1-based position in the array."
+    )
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    rejected = ImportRejectedRowSerializer(many=True)
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="CSV with the header phone,operator_code,tag,timezone (UTF-8)."
+    )

@@ -1,0 +1,59 @@
+"""Rules for a client's fields, shared by the API serializer and the bulk importer.
+
+Each ``clean_*`` function takes raw input and returns the normalized value or raises
+``ValueError`` with a message fit for an operator.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import cache
+
+PHONE_RE = re.compile(r"7\d{10}")
+# A leading "+" and these separators are formatting; anything else is an error.
+_PHONE_NOISE = re.compile(r"[\s\-()]")
+OPERATOR_CODE_RE = re.compile(r"\d{3}")
+TAG_MAX_LENGTH = 64
+DEFAULT_TIMEZONE = "UTC"
+
+
+def clean_phone(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("Enter the phone as a string or a number, e.g. 79001234567.")
+    text = _PHONE_NOISE.sub("", str(value))
+    text = text.removeprefix("+")
+    if not PHONE_RE.fullmatch(text):
+        raise ValueError("Enter 11 digits starting with 7, e.g. 79001234567 or +7 (900) 123-45-67.")
+    return text
+
+
+def operator_code_from_phone(phone: str) -> str:
+    """Digits 2-4 of a normalized phone: the code the number was issued with."""
+    return phone[1:4]
+
+
+def clean_operator_code(value: object) -> str:
+    text = str(value).strip() if isinstance(value, str | int) else None
+    if text is None or not OPERATOR_CODE_RE.fullmatch(text):
+        raise ValueError("Enter exactly 3 digits, e.g. 900.")
+    return text
+
+
+def clean_tag(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("Enter the tag as a string.")
+    if len(value) > TAG_MAX_LENGTH:
+        raise ValueError(f"Ensure the tag has at most {TAG_MAX_LENGTH} characters.")
+    return value
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def clean_timezone(value: object) -> str:
+    if not isinstance(value, str) or value not in known_timezones():
+        raise ValueError(f"{value!r} is not an IANA time zone name, e.g. Europe/Moscow.")
+    return value

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from clients import importing, selectors, services
+from clients.models import Client
+from clients.serializers import ClientSerializer, ImportRequestSerializer, ImportResultSerializer
+from core.openapi import ERROR_RESPONSES, NOT_FOUND, VALIDATION_ERROR
+
+IMPORT_EXAMPLE = OpenApiExample(
+    "Two imported, one rejected",
+    value={
+        "created": 1,
+        "updated": 1,
+        "rejected": [
+            {
+                "line": 4,
+                "errors": {"phone": ["Enter 11 digits starting with 7, e.g. 79001234567."]},
+            }
+        ],
+    },
+    response_only=True,
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List clients", responses={200: ClientSerializer, **ERROR_RESPONSES}
+    ),
+    create=extend_schema(
+        summary="Create a client",
+        responses={201: ClientSerializer, 400: VALIDATION_ERROR, **ERROR_RESPONSES},
+    ),
+    retrieve=extend_schema(
+        summary="Read a client",
+        responses={200: ClientSerializer, 404: NOT_FOUND, **ERROR_RESPONSES},
+    ),
+    update=extend_schema(
+        summary="Replace a client",
+        responses={200: ClientSerializer, 400: VALIDATION_ERROR, 404: NOT_FOUND, **ERROR_RESPONSES},
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a client's fields",
+        responses={200: ClientSerializer, 400: VALIDATION_ERROR, 404: NOT_FOUND, **ERROR_RESPONSES},
+    ),
+    destroy=extend_schema(
+        summary="Delete a client",
+        description="The client's undelivered messages become `cancelled`; its messages and "
+        "their statistics stay, with `client_id` null.",
+        responses={204: None, 404: NOT_FOUND, **ERROR_RESPONSES},
+    ),
+)
+class ClientViewSet(viewsets.ModelViewSet):
+    serializer_class = ClientSerializer
+    filterset_class = selectors.ClientFilter
+
+    def get_queryset(self) -> QuerySet[Client]:
+        return selectors.client_list()
+
+    def perform_create(self, serializer: BaseSerializer[Client]) -> None:
+        serializer.instance = services.client_create(**serializer.validated_data)
+
+    def perform_update(self, serializer: BaseSerializer[Client]) -> None:
+        serializer.instance = services.client_update(
+            client=cast(Client, serializer.instance), **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Client) -> None:
+        services.client_delete(client=instance)
+
+    @extend_schema(
+        summary="Import clients in bulk",
+        description=(
+            "Send a CSV file in the multipart field `file` (header "
+            "`phone,operator_code,tag,timezone`, UTF-8), or a JSON array of client objects. "
+            "Existing phones are updated: an empty cell keeps the current value for an "
+            "existing client and takes the default for a new one. Valid rows are saved, "
+            "each rejected row is reported with its line and reason. A file that cannot be "
+            "read at all (bad header, not UTF-8) is a 400 and saves nothing."
+        ),
+        request={
+            "multipart/form-data": ImportRequestSerializer,
+            "application/json": ClientSerializer(many=True),
+        },
+        responses={200: ImportResultSerializer, 400: VALIDATION_ERROR, **ERROR_RESPONSES},
+        examples=[IMPORT_EXAMPLE],
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        url_name="import",
+        parser_classes=[MultiPartParser, JSONParser],
+        filterset_class=None,
+        pagination_class=None,
+    )
+    def import_clients(self, request: Request) -> Response:
+        rows: Any
+        if isinstance(request.data, list):
+            rows = importing.json_rows(request.data)
+        elif "file" in request.FILES:
+            rows = importing.csv_rows(request.FILES["file"].file)
+        else:
+            rows = importing.json_rows(request.data)
+        result = importing.clients_import(rows=rows)
+        payload = {
+            "created": result.created,
+            "updated": result.updated,
+            "rejected": result.rejected,
+        }
+        return Response(payload, status=status.HTTP_200_OK)

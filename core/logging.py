@@ -1,0 +1,62 @@
+"""Log formatting: JSON lines for machines, one readable line for people.
+
+Context travels as ``extra=``: every line about a mailing, a message or a client carries
+``mailing_id``, ``message_id``, ``client_id`` as they apply. Phone numbers are passed
+through :func:`mask_phone` before they reach a log call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD_ATTRS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
+    | {"message", "asctime", "taskName"}
+)
+CONTEXT_KEYS = ("mailing_id", "message_id", "client_id")
+
+
+def mask_phone(phone: str | int | None) -> str:
+    """``79001234567`` → ``7900***4567``: enough to recognise, not enough to dial."""
+    if phone is None:
+        return ""
+    digits = str(phone)
+    if len(digits) <= 7:
+        return "***"
+    return f"{digits[:4]}***{digits[-4:]}"
+
+
+def _extra(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        payload.update(_extra(record))
+        if record.exc_info:
+            payload["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        time = datetime.fromtimestamp(record.created, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
+        extra = " ".join(f"{k}={v}" for k, v in _extra(record).items())
+        line = f"{time} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        if extra:
+            line = f"{line} [{extra}]"
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line

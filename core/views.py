@@ -1,0 +1,97 @@
+"""Service endpoints: the API root, liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from config.celery import app as celery_app
+from core.metrics import render_metrics
+
+logger = logging.getLogger(__name__)
+
+
+class ApiRootView(APIView):
+    """Lists the API's resources."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ApiRoot",
+            {
+                "clients": serializers.URLField(),
+                "clients_import": serializers.URLField(),
+                "mailings": serializers.URLField(),
+                "statistics": serializers.URLField(),
+                "schema": serializers.URLField(),
+                "docs": serializers.URLField(),
+            },
+        )
+    )
+    def get(self, request: Request) -> Response:
+        def url(name: str) -> str:
+            return reverse(name, request=request)
+
+        return Response(
+            {
+                "clients": url("client-list"),
+                "clients_import": url("client-import"),
+                "mailings": url("mailing-list"),
+                "statistics": url("mailing-statistics"),
+                "schema": url("schema"),
+                "docs": url("docs"),
+            }
+        )
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _check_broker() -> str | None:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: 200 when the database and the broker answer, 503 otherwise."""
+    checks = {"database": _check_database(), "broker": _check_broker()}
+    failed = {name: error for name, error in checks.items() if error}
+    for name, error in failed.items():
+        logger.warning("readiness check failed: %s: %s", name, error)
+    # Details stay in the log: an error text may name hosts the public should not see.
+    body = {
+        "status": "unavailable" if failed else "ok",
+        "checks": {name: ("unavailable" if error else "ok") for name, error in checks.items()},
+    }
+    return JsonResponse(body, status=503 if failed else 200)
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    payload, content_type = render_metrics()
+    return HttpResponse(payload, content_type=content_type)

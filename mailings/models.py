@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class MailingStatus(models.TextChoices):
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending"  # waiting for its turn: first attempt, retry backoff or send window
+    SENDING = "sending"  # claimed by a worker under a lease, request in flight
+    SENT = "sent"
+    FAILED = "failed"  # permanent error or attempts exhausted
+    EXPIRED = "expired"  # the mailing's end time came first
+    CANCELLED = "cancelled"  # mailing cancelled, or client deleted, before delivery
+
+
+FINAL_MESSAGE_STATUSES = frozenset(
+    {MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.CANCELLED}
+)
+UNDELIVERED_MESSAGE_STATUSES = frozenset({MessageStatus.PENDING, MessageStatus.SENDING})
+
+
+class Mailing(models.Model):
+    text = models.TextField()
+    start_at = models.DateTimeField()
+    end_at = models.DateTimeField()
+    # Filter: an empty criterion matches every client; given ones must all match.
+    filter_operator_code = models.CharField(max_length=3, blank=True, default="")
+    filter_tag = models.CharField(max_length=64, blank=True, default="")
+    # Daily window in each client's local time; both null means any time.
+    send_window_start = models.TimeField(null=True, blank=True)
+    send_window_end = models.TimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=MailingStatus.choices, default=MailingStatus.SCHEDULED
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_at__gt=F("start_at")), name="mailing_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(send_window_start__isnull=True, send_window_end__isnull=True)
+                | (
+                    Q(send_window_start__isnull=False, send_window_end__isnull=False)
+                    & ~Q(send_window_start=F("send_window_end"))
+                ),
+                name="mailing_send_window_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=MailingStatus.values), name="mailing_status_valid"
+            ),
+        ]
+        indexes = [
+            # The scheduler's questions: which scheduled mailings are due, which running ended.
+            models.Index(fields=["status", "start_at"], name="mailing_status_start"),
+            models.Index(fields=["status", "end_at"], name="mailing_status_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Mailing {self.pk} ({self.status})"
+
+    @property
+    def has_send_window(self) -> bool:
+        return self.send_window_start is not None and self.send_window_end is not None
+
+
+class Message(models.Model):
+    """One mailing's message to one client; its id is the gateway's ``msgId``."""
+
+    mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="messages")
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.SET_NULL, null=True, related_name="messages"
+    )
+    phone = models.CharField(
+        max_length=11, help_text="The client's phone when the mailing started."
+    )
+    status = models.CharField(
+        max_length=16, choices=MessageStatus.choices, default=MessageStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    # When a pending message is next due (first try, retry backoff or window opening).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While sending: when the claim lapses and the message may be claimed again.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["mailing", "client"], name="message_once_per_client"),
+            models.CheckConstraint(
+                condition=Q(status__in=MessageStatus.values), name="message_status_valid"
+            ),
+        ]
+        indexes = [
+            # Statistics count by (mailing, status); the dispatcher claims due pending ones.
+            models.Index(fields=["mailing", "status"], name="message_mailing_status"),
+            models.Index(fields=["status", "next_attempt_at"], name="message_status_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Message {self.pk} ({self.status})"

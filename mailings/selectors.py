@@ -1,0 +1,59 @@
+"""Reads: mailing lists and statistics.
+
+Counts come from ``GROUP BY`` queries over the (mailing, status) index, for a page of
+mailings at a time: never a query per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from mailings.models import Mailing, MailingStatus, Message, MessageStatus
+
+
+def _counts(rows: Iterable[tuple[str, int]], statuses: Iterable[str]) -> dict[str, Any]:
+    by_status = dict.fromkeys(statuses, 0)
+    for status, n in rows:
+        by_status[status] = by_status.get(status, 0) + n
+    return {"total": sum(by_status.values()), "by_status": by_status}
+
+
+def message_counts(*, mailing_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """``{mailing_id: {"total", "by_status"}}`` for the given mailings, zeros included."""
+    ids = list(mailing_ids)
+    grouped: dict[int, list[tuple[str, int]]] = {mailing_id: [] for mailing_id in ids}
+    rows = (
+        Message.objects.filter(mailing_id__in=ids)
+        .order_by()
+        .values_list("mailing_id", "status")
+        .annotate(n=Count("id"))
+    )
+    for mailing_id, status, n in rows:
+        grouped[mailing_id].append((status, n))
+    return {
+        mailing_id: _counts(rows_, MessageStatus.values) for mailing_id, rows_ in grouped.items()
+    }
+
+
+def mailing_list() -> QuerySet[Mailing]:
+    return Mailing.objects.order_by("-id")
+
+
+def statistics_overview() -> dict[str, Any]:
+    """Mailings by status and messages by status, over everything."""
+    mailings = Mailing.objects.order_by().values_list("status").annotate(n=Count("id"))
+    messages = Message.objects.order_by().values_list("status").annotate(n=Count("id"))
+    return {
+        "mailings": _counts(mailings, MailingStatus.values),
+        "messages": _counts(messages, MessageStatus.values),
+    }
+
+
+def mailing_messages(*, mailing: Mailing, status: str | None = None) -> QuerySet[Message]:
+    messages = Message.objects.filter(mailing=mailing).order_by("id")
+    if status:
+        messages = messages.filter(status=status)
+    return messages

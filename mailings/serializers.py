@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+
+from clients import validation
+from mailings.models import Mailing, Message, MessageStatus
+
+WINDOW_FORMAT = "%H:%M"
+
+
+class MailingFilterSerializer(serializers.Serializer):
+    operator_code = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, help_text="3 digits, or null: any."
+    )
+    tag = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=validation.TAG_MAX_LENGTH,
+        help_text="Exact tag, or null: any.",
+    )
+
+    def validate_operator_code(self, value: str | None) -> str:
+        if not value:
+            return ""
+        try:
+            return validation.clean_operator_code(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate_tag(self, value: str | None) -> str:
+        return value or ""
+
+
+class SendWindowSerializer(serializers.Serializer):
+    start = serializers.TimeField(
+        format=WINDOW_FORMAT, input_formats=[WINDOW_FORMAT], help_text="HH:MM, inclusive."
+    )
+    end = serializers.TimeField(
+        format=WINDOW_FORMAT, input_formats=[WINDOW_FORMAT], help_text="HH:MM, exclusive."
+    )
+
+    def validate(self, attrs: dict[str, time]) -> dict[str, time]:
+        if attrs["start"] == attrs["end"]:
+            raise serializers.ValidationError(
+                "start and end must differ (use null for no window); a window may cross "
+                "midnight, e.g. 22:00-06:00."
+            )
+        return attrs
+
+
+@extend_schema_field(MailingFilterSerializer)
+class FilterField(serializers.Field):  # type: ignore[type-arg]
+    """``{"operator_code", "tag"}`` stored as two columns; null or {} selects everyone."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", required=False, allow_null=True, **kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:  # a null filter is a valid value: everyone
+            return True, {"filter_operator_code": "", "filter_tag": ""}
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        nested = MailingFilterSerializer(data=data)
+        nested.is_valid(raise_exception=True)
+        return {
+            "filter_operator_code": nested.validated_data.get("operator_code") or "",
+            "filter_tag": nested.validated_data.get("tag") or "",
+        }
+
+    def to_representation(self, mailing: Mailing) -> dict[str, str | None]:
+        # Stored as "" (matches everyone), shown as null.
+        return {
+            "operator_code": mailing.filter_operator_code or None,
+            "tag": mailing.filter_tag or None,
+        }
+
+
+@extend_schema_field(SendWindowSerializer(allow_null=True))
+class SendWindowField(serializers.Field):  # type: ignore[type-arg]
+    """``{"start": "HH:MM", "end": "HH:MM"}`` in the client's local time, or null."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", required=False, allow_null=True, **kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:
+            return True, {"send_window_start": None, "send_window_end": None}
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data: Any) -> dict[str, time | None]:
+        nested = SendWindowSerializer(data=data)
+        nested.is_valid(raise_exception=True)
+        return {
+            "send_window_start": nested.validated_data["start"],
+            "send_window_end": nested.validated_data["end"],
+        }
+
+    def to_representation(self, mailing: Mailing) -> dict[str, str] | None:
+        if mailing.send_window_start is None or mailing.send_window_end is None:
+            return None
+        return {
+            "start": mailing.send_window_start.strftime(WINDOW_FORMAT),
+            "end": mailing.send_window_end.strftime(WINDOW_FORMAT),
+        }
+
+
+class StatusCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    by_status = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Every status of its kind, zeros included.",
+    )
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A mailing to VIP clients of operator 900, 09:00-21:00 local time",
+            value={
+                "text": "Our shop opens at 10:00 tomorrow.",
+                "start_at": "2026-12-01T09:00:00+03:00",
+                "end_at": "2026-12-01T21:00:00+03:00",
+                "filter": {"operator_code": "900", "tag": "vip"},
+                "send_window": {"start": "09:00", "end": "21:00"},
+            },
+            request_only=True,
+        ),
+    ]
+)
+class MailingSerializer(serializers.ModelSerializer):
+    text = serializers.CharField(allow_blank=False, help_text="The message text; not empty.")
+    start_at = serializers.DateTimeField(
+        help_text="ISO 8601; without an offset it is UTC. Now or earlier starts at once."
+    )
+    end_at = serializers.DateTimeField(
+        help_text="ISO 8601; after start_at and in the future. Nothing is sent after it."
+    )
+    filter = FilterField(help_text="Which clients receive it; every given criterion must match.")
+    send_window = SendWindowField(
+        help_text="Daily window in each client's local time (start inclusive, end exclusive; "
+        "may cross midnight), or null for any time."
+    )
+    messages = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Mailing
+        fields = [
+            "id",
+            "text",
+            "start_at",
+            "end_at",
+            "filter",
+            "send_window",
+            "status",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "messages",
+        ]
+        read_only_fields = ["id", "status", "created_at", "started_at", "finished_at"]
+
+    @extend_schema_field(StatusCountsSerializer)
+    def get_messages(self, mailing: Mailing) -> dict[str, Any]:
+        from mailings.selectors import message_counts
+
+        counts = self.context.get("message_counts")
+        if counts is None:
+            counts = message_counts(mailing_ids=[mailing.pk])
+        return counts[mailing.pk]
+
+
+class MailingStatisticsRowSerializer(serializers.ModelSerializer):
+    messages = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Mailing
+        fields = ["id", "status", "start_at", "end_at", "messages"]
+
+    @extend_schema_field(StatusCountsSerializer)
+    def get_messages(self, mailing: Mailing) -> dict[str, Any]:
+        return self.context["message_counts"][mailing.pk]
+
+
+class OverallStatisticsSerializer(serializers.Serializer):
+    """The schema of ``GET /api/mailings/statistics/``."""
+
+    mailings = StatusCountsSerializer()
+    messages = StatusCountsSerializer()
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = MailingStatisticsRowSerializer(many=True)
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "client_id",
+            "phone",
+            "status",
+            "attempts",
+            "created_at",
+            "sent_at",
+            "next_attempt_at",
+            "last_error",
+        ]
+        read_only_fields = fields
+
+
+class MessageStatisticsSerializer(serializers.Serializer):
+    """The schema of ``GET /api/mailings/{id}/message_statistics/``."""
+
+    mailing = MailingSerializer()
+    total = serializers.IntegerField()
+    by_status = serializers.DictField(child=serializers.IntegerField())
+    count = serializers.IntegerField(help_text="Messages matching ?status= (all without it).")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = MessageSerializer(many=True)
+
+
+class MessageStatusQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=MessageStatus.choices, required=False)

@@ -1,0 +1,285 @@
+"""Writes that change what is sent: create, update, start, cancel, retry, delete, launch.
+
+Every state change is a conditional update (``WHERE status = …``), so two processes racing
+on one mailing cannot both win; the launch is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from clients.models import Client
+from core.exceptions import Conflict, InvalidInput
+from mailings.models import (
+    UNDELIVERED_MESSAGE_STATUSES,
+    Mailing,
+    MailingStatus,
+    Message,
+    MessageStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+# What a running mailing may still change: it applies to messages not yet sent.
+RUNNING_EDITABLE = frozenset({"end_at", "text", "send_window_start", "send_window_end"})
+
+
+def _enqueue_launch(mailing_id: int) -> None:
+    """Ask a worker to launch now. Best effort: the scheduler tick launches due mailings
+    anyway, so a broker hiccup delays a launch by a second instead of failing the request."""
+    from mailings.tasks import mailing_launch
+
+    try:
+        mailing_launch.delay(mailing_id)
+    except Exception:
+        logger.warning(
+            "could not enqueue the launch; the scheduler tick will launch it",
+            exc_info=True,
+            extra={"mailing_id": mailing_id},
+        )
+
+
+def _validate_times(*, start_at: datetime, end_at: datetime, now: datetime) -> None:
+    errors: dict[str, list[str]] = {}
+    if end_at <= start_at:
+        errors["end_at"] = ["end_at must be after start_at."]
+    elif end_at <= now:
+        errors["end_at"] = ["end_at must be in the future."]
+    if errors:
+        raise InvalidInput(errors)
+
+
+def mailing_create(
+    *,
+    text: str,
+    start_at: datetime,
+    end_at: datetime,
+    filter_operator_code: str = "",
+    filter_tag: str = "",
+    send_window_start: time | None = None,
+    send_window_end: time | None = None,
+) -> Mailing:
+    """Create a mailing; one whose start time has come is launched right after commit."""
+    now = timezone.now()
+    _validate_times(start_at=start_at, end_at=end_at, now=now)
+    mailing = Mailing.objects.create(
+        text=text,
+        start_at=start_at,
+        end_at=end_at,
+        filter_operator_code=filter_operator_code,
+        filter_tag=filter_tag,
+        send_window_start=send_window_start,
+        send_window_end=send_window_end,
+    )
+    logger.info("mailing created", extra={"mailing_id": mailing.pk})
+    if start_at <= now:
+        transaction.on_commit(lambda: _enqueue_launch(mailing.pk))
+    return mailing
+
+
+def mailing_update(*, mailing: Mailing, changes: dict[str, Any]) -> Mailing:
+    """Apply the changes the mailing's state allows (see the README's update rules).
+
+    A scheduled mailing may change anything; a running one only ``end_at`` (never into the
+    past), ``text`` and ``send_window``; a finished or cancelled one nothing. Repeating a
+    field's current value is not a change.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        current = Mailing.objects.select_for_update().get(pk=mailing.pk)
+        changed = {k: v for k, v in changes.items() if getattr(current, k) != v}
+        if not changed:
+            return current
+        if current.status in (MailingStatus.FINISHED, MailingStatus.CANCELLED):
+            raise Conflict(f"Mailing {current.pk} is {current.status}; it cannot change.")
+        if current.status == MailingStatus.RUNNING:
+            frozen = sorted(set(changed) - RUNNING_EDITABLE)
+            if frozen:
+                names = ", ".join("filter" if f.startswith("filter_") else f for f in frozen)
+                raise Conflict(
+                    f"Mailing {current.pk} is running; only end_at, text and send_window "
+                    f"can change (not {names})."
+                )
+        for name, value in changed.items():
+            setattr(current, name, value)
+        if {"start_at", "end_at"} & set(changed):
+            _validate_times(start_at=current.start_at, end_at=current.end_at, now=now)
+        current.save(update_fields=list(changed))
+        logger.info("mailing updated", extra={"mailing_id": current.pk, "fields": sorted(changed)})
+        if current.status == MailingStatus.SCHEDULED and current.start_at <= now:
+            transaction.on_commit(lambda: _enqueue_launch(current.pk))
+    return current
+
+
+def mailing_start_now(*, mailing: Mailing) -> Mailing:
+    """Start a scheduled mailing now (its start time becomes now); no-op when running."""
+    now = timezone.now()
+    with transaction.atomic():
+        current = Mailing.objects.select_for_update().get(pk=mailing.pk)
+        if current.status == MailingStatus.RUNNING:
+            return current
+        if current.status != MailingStatus.SCHEDULED:
+            raise Conflict(f"Mailing {current.pk} is {current.status}; it cannot start.")
+        if current.end_at <= now:
+            raise Conflict(f"Mailing {current.pk} ended at {current.end_at.isoformat()}.")
+        if current.start_at > now:
+            current.start_at = now
+            current.save(update_fields=["start_at"])
+        logger.info("mailing start requested", extra={"mailing_id": current.pk})
+        transaction.on_commit(lambda: _enqueue_launch(current.pk))
+    return current
+
+
+def mailing_cancel(*, mailing: Mailing) -> Mailing:
+    """Stop a mailing: its undelivered messages become ``cancelled``. Idempotent.
+
+    Messages already in flight keep their lease and record their real outcome; no new
+    request for this mailing starts after this returns (the dispatcher checks the mailing's
+    status right before each request). A finished mailing has nothing left to stop.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        current = Mailing.objects.select_for_update().get(pk=mailing.pk)
+        if current.status in (MailingStatus.FINISHED, MailingStatus.CANCELLED):
+            return current
+        current.status = MailingStatus.CANCELLED
+        current.finished_at = now
+        current.save(update_fields=["status", "finished_at"])
+        cancelled = Message.objects.filter(
+            mailing_id=current.pk, status=MessageStatus.PENDING
+        ).update(
+            status=MessageStatus.CANCELLED, next_attempt_at=None, last_error="mailing cancelled"
+        )
+    logger.info(
+        "mailing cancelled", extra={"mailing_id": current.pk, "cancelled_messages": cancelled}
+    )
+    return current
+
+
+def mailing_retry_failed(*, mailing: Mailing) -> Mailing:
+    """Put failed messages back to ``pending`` with fresh attempts; a finished mailing runs
+    again. Only while ``end_at`` is ahead."""
+    now = timezone.now()
+    with transaction.atomic():
+        current = Mailing.objects.select_for_update().get(pk=mailing.pk)
+        if current.status not in (MailingStatus.RUNNING, MailingStatus.FINISHED):
+            raise Conflict(f"Mailing {current.pk} is {current.status}; nothing to retry.")
+        if current.end_at <= now:
+            raise Conflict(
+                f"Mailing {current.pk} ended at {current.end_at.isoformat()}; nothing can be "
+                "sent after its end time."
+            )
+        retried = Message.objects.filter(mailing_id=current.pk, status=MessageStatus.FAILED).update(
+            status=MessageStatus.PENDING, attempts=0, next_attempt_at=now
+        )
+        if retried and current.status == MailingStatus.FINISHED:
+            current.status = MailingStatus.RUNNING
+            current.finished_at = None
+            current.save(update_fields=["status", "finished_at"])
+    logger.info("failed messages retried", extra={"mailing_id": current.pk, "retried": retried})
+    return current
+
+
+def mailing_delete(*, mailing: Mailing) -> None:
+    """Delete a mailing and its messages; sending stops before this returns."""
+    mailing_id = mailing.pk
+    with transaction.atomic():
+        # One DELETE for the messages instead of Django's collect-then-delete.
+        deleted, _ = Message.objects.filter(mailing_id=mailing_id).delete()
+        Mailing.objects.filter(pk=mailing_id).delete()
+    logger.info("mailing deleted", extra={"mailing_id": mailing_id, "deleted_messages": deleted})
+
+
+def _materialize_messages(*, mailing: Mailing, now: datetime) -> int:
+    """Snapshot the matching clients into pending messages: one INSERT … SELECT."""
+    message_table = Message._meta.db_table
+    client_table = Client._meta.db_table
+    conditions = ["1 = 1"]  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    params: list[Any] = [mailing.pk, stamp, stamp]
+    if mailing.filter_operator_code:
+        conditions.append("c.operator_code = %s")
+        params.append(mailing.filter_operator_code)
+    if mailing.filter_tag:
+        conditions.append("c.tag = %s")
+        params.append(mailing.filter_tag)
+    sql = (
+        f"INSERT INTO {message_table} "  # noqa: S608 -- table names come from models
+        "(mailing_id, client_id, phone, status, attempts, next_attempt_at, created_at, last_error) "
+        f"SELECT %s, c.id, c.phone, 'pending', 0, %s, %s, '' FROM {client_table} c "
+        f"WHERE {' AND '.join(conditions)} "
+        "ON CONFLICT (mailing_id, client_id) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)
+
+
+def mailing_launch(*, mailing_id: int) -> bool:
+    """Move a due scheduled mailing to running and create its messages, atomically.
+
+    Idempotent: the conditional update lets exactly one caller win; the others (a retried
+    task, the scheduler tick) find it running and do nothing. Returns whether this call
+    launched it.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        won = Mailing.objects.filter(
+            pk=mailing_id, status=MailingStatus.SCHEDULED, start_at__lte=now
+        ).update(status=MailingStatus.RUNNING, started_at=now)
+        if not won:
+            return False
+        mailing = Mailing.objects.get(pk=mailing_id)
+        created = _materialize_messages(mailing=mailing, now=now)
+        if created == 0:
+            Mailing.objects.filter(pk=mailing_id).update(
+                status=MailingStatus.FINISHED, finished_at=now
+            )
+    logger.info("mailing launched", extra={"mailing_id": mailing_id, "messages": created})
+    return True
+
+
+def mailings_due_for_launch() -> list[int]:
+    return list(
+        Mailing.objects.filter(status=MailingStatus.SCHEDULED, start_at__lte=timezone.now())
+        .order_by("start_at")
+        .values_list("id", flat=True)[:100]
+    )
+
+
+def mailings_finish_ended() -> list[int]:
+    """At ``end_at``: undelivered messages become ``expired`` and the mailing ``finished``.
+
+    A message still ``sending`` under a live lease is left to record its real outcome; it
+    is expired once its lease lapses, and the mailing finishes then.
+    """
+    now = timezone.now()
+    finished: list[int] = []
+    ended = Mailing.objects.filter(status=MailingStatus.RUNNING, end_at__lte=now).values_list(
+        "id", flat=True
+    )
+    for mailing_id in list(ended):
+        with transaction.atomic():
+            expired = Message.objects.filter(
+                mailing_id=mailing_id, status=MessageStatus.PENDING
+            ).update(status=MessageStatus.EXPIRED, next_attempt_at=None)
+            expired += (
+                Message.objects.filter(mailing_id=mailing_id, status=MessageStatus.SENDING)
+                .exclude(lease_expires_at__gt=now)
+                .update(status=MessageStatus.EXPIRED, next_attempt_at=None, lease_expires_at=None)
+            )
+            in_flight = Message.objects.filter(
+                mailing_id=mailing_id, status__in=UNDELIVERED_MESSAGE_STATUSES
+            ).exists()
+            if not in_flight:
+                Mailing.objects.filter(pk=mailing_id, status=MailingStatus.RUNNING).update(
+                    status=MailingStatus.FINISHED, finished_at=now
+                )
+                finished.append(mailing_id)
+        logger.info("mailing ended", extra={"mailing_id": mailing_id, "expired_messages": expired})
+    return finished

@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.openapi import CONFLICT, ERROR_RESPONSES, NOT_FOUND, VALIDATION_ERROR
+from core.pagination import paginate
+from mailings import selectors, services
+from mailings.models import Mailing, MessageStatus
+from mailings.serializers import (
+    MailingSerializer,
+    MailingStatisticsRowSerializer,
+    MessageSerializer,
+    MessageStatisticsSerializer,
+    MessageStatusQuerySerializer,
+    OverallStatisticsSerializer,
+)
+
+UPDATE_RULES = (
+    "A `scheduled` mailing may change any field (a start time now or earlier starts it); a "
+    "`running` one only `end_at` (never into the past), `text` and `send_window`, which apply "
+    "to messages not yet sent; anything else is a 409. Repeating a field's current value is "
+    "not a change."
+)
+ACTION_RESPONSES = {200: MailingSerializer, 404: NOT_FOUND, 409: CONFLICT, **ERROR_RESPONSES}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List mailings, with message counts by status"),
+    create=extend_schema(
+        summary="Create a mailing",
+        description="A mailing whose `start_at` is now or earlier starts at once: its "
+        "`status` becomes `running` within about a second.",
+        responses={201: MailingSerializer, 400: VALIDATION_ERROR, **ERROR_RESPONSES},
+    ),
+    retrieve=extend_schema(
+        summary="Read a mailing",
+        responses={200: MailingSerializer, 404: NOT_FOUND, **ERROR_RESPONSES},
+    ),
+    update=extend_schema(
+        summary="Replace a mailing",
+        description=UPDATE_RULES,
+        responses={
+            200: MailingSerializer,
+            400: VALIDATION_ERROR,
+            404: NOT_FOUND,
+            409: CONFLICT,
+            **ERROR_RESPONSES,
+        },
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a mailing's fields",
+        description=UPDATE_RULES,
+        responses={
+            200: MailingSerializer,
+            400: VALIDATION_ERROR,
+            404: NOT_FOUND,
+            409: CONFLICT,
+            **ERROR_RESPONSES,
+        },
+    ),
+    destroy=extend_schema(
+        summary="Delete a mailing and its messages",
+        description="Sending stops before the answer: no request for it starts afterwards.",
+        responses={204: None, 404: NOT_FOUND, **ERROR_RESPONSES},
+    ),
+)
+class MailingViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = MailingSerializer
+
+    def get_queryset(self) -> QuerySet[Mailing]:
+        return selectors.mailing_list()
+
+    def _mailing_response(self, mailing: Mailing, code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(mailing).data, status=code)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = paginate(self, self.get_queryset())
+        counts = selectors.message_counts(mailing_ids=[m.pk for m in page])
+        serializer = self.get_serializer(
+            page, many=True, context={**self.get_serializer_context(), "message_counts": counts}
+        )
+        return self.get_paginated_response(serializer.data)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        mailing = services.mailing_create(**serializer.validated_data)
+        return self._mailing_response(mailing, status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        partial = kwargs.pop("partial", False)
+        mailing = self.get_object()
+        serializer = self.get_serializer(mailing, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        mailing = services.mailing_update(mailing=mailing, changes=serializer.validated_data)
+        return self._mailing_response(mailing)
+
+    def perform_destroy(self, instance: Mailing) -> None:
+        services.mailing_delete(mailing=instance)
+
+    @extend_schema(
+        summary="Start a scheduled mailing now",
+        description="`start_at` becomes now. No-op on a running mailing; 409 when it is "
+        "finished or cancelled, or its end time has passed.",
+        request=None,
+        responses=ACTION_RESPONSES,
+    )
+    @action(detail=True, methods=["post"])
+    def start_mailing(self, request: Request, pk: str | None = None) -> Response:
+        return self._mailing_response(services.mailing_start_now(mailing=self.get_object()))
+
+    @extend_schema(
+        summary="Cancel a mailing",
+        description="Undelivered messages become `cancelled` and no request starts "
+        "afterwards; a request already in flight records its real outcome. Idempotent; a "
+        "finished mailing stays finished.",
+        request=None,
+        responses=ACTION_RESPONSES,
+    )
+    @action(detail=True, methods=["post"])
+    def cancel_mailing(self, request: Request, pk: str | None = None) -> Response:
+        return self._mailing_response(services.mailing_cancel(mailing=self.get_object()))
+
+    @extend_schema(
+        summary="Retry the failed messages",
+        description="`failed` messages go back to `pending` with fresh attempts while "
+        "`end_at` is ahead; a finished mailing runs again. 409 when the end time has passed "
+        "or the mailing is scheduled or cancelled.",
+        request=None,
+        responses=ACTION_RESPONSES,
+    )
+    @action(detail=True, methods=["post"])
+    def retry_failed(self, request: Request, pk: str | None = None) -> Response:
+        return self._mailing_response(services.mailing_retry_failed(mailing=self.get_object()))
+
+    @extend_schema(
+        summary="Statistics over all mailings",
+        description="Mailings by status and messages by status over everything, then a "
+        "page of mailings with their message counts (newest first).",
+        responses={200: OverallStatisticsSerializer, **ERROR_RESPONSES},
+    )
+    @action(detail=False, methods=["get"])
+    def statistics(self, request: Request) -> Response:
+        page = paginate(self, self.get_queryset())
+        counts = selectors.message_counts(mailing_ids=[m.pk for m in page])
+        rows = MailingStatisticsRowSerializer(page, many=True, context={"message_counts": counts})
+        paginated = self.get_paginated_response(rows.data).data
+        return Response({**selectors.statistics_overview(), **paginated})
+
+    @extend_schema(
+        summary="A mailing's messages and their counts by status",
+        parameters=[
+            OpenApiParameter(
+                "status",
+                enum=MessageStatus.values,
+                required=False,
+                description="Only messages with this status.",
+            )
+        ],
+        responses={
+            200: MessageStatisticsSerializer,
+            400: VALIDATION_ERROR,
+            404: NOT_FOUND,
+            **ERROR_RESPONSES,
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def message_statistics(self, request: Request, pk: str | None = None) -> Response:
+        mailing = get_object_or_404(Mailing, pk=pk)
+        query = MessageStatusQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        counts = selectors.message_counts(mailing_ids=[mailing.pk])
+        messages = selectors.mailing_messages(
+            mailing=mailing, status=query.validated_data.get("status")
+        )
+        page = paginate(self, messages)
+        paginated = self.get_paginated_response(MessageSerializer(page, many=True).data).data
+        mailing_data = MailingSerializer(
+            mailing, context={**self.get_serializer_context(), "message_counts": counts}
+        ).data
+        return Response({"mailing": mailing_data, **counts[mailing.pk], **paginated})
