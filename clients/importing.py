@@ -206,9 +206,9 @@ def clients_import(*, rows: Iterable[RawRow]) -> ImportResult:
     logger.info(
         "clients imported",
         extra={
-            "created": result.created,
-            "updated": result.updated,
-            "rejected": len(result.rejected),
+            "clients_created": result.created,
+            "clients_updated": result.updated,
+            "rows_rejected": len(result.rejected),
         },
     )
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
+os.environ.setdefault("SECRET_KEY", "test-only-not-a-secret-" + "x" * 32)
 # The tests' filesystem broker is their own, apart from a `make run` on the same checkout.
 os.environ.setdefault(
     "BROKER_DIR", str(Path(__file__).resolve().parent.parent / ".data" / "test-broker")

@@ -38,7 +38,9 @@ class ApiRootView(APIView):
     )
     def get(self, request: Request) -> Response:
         def url(name: str) -> str:
-            return reverse(name, request=request)
+            # Routes take an optional trailing slash; links show the canonical form.
+            link = reverse(name, request=request)
+            return link if link.endswith("/") else f"{link}/"
 
         return Response(
             {

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from rest_framework.test import APIClient
+
+from clients.models import Client
+from clients.tests.factories import ClientFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/clients/import/"
+
+
+
+def upload(api: APIClient, text: str) -> object:
+    file = io.BytesIO(text.encode())
+    file.name = "clients.csv"
+    return api.post(URL, {"file": file}, format="multipart")
+
+
+def test_csv_creates_valid_rows_and_reports_each_rejected_line(api: APIClient) -> None:
+    csv = (
+        "phone,operator_code,tag,timezone\n"
+        "+7 900 111-11-11,,vip,Europe/Moscow\n"  # line 2: ok, code derived
+        "89002222222,,,\n"  # line 3: bad phone
+        "79003333333,916,,\n"  # line 4: ok, explicit code, defaults
+        "79004444444,1,,Mars/Base\n"  # line 5: two bad fields
+    )
+
+    response = upload(api, csv)
+
+    assert response.status_code == 200, response.data
+    assert response.data["created"] == 2
+    assert response.data["updated"] == 0
+    rejected = {row["line"]: row["errors"] for row in response.data["rejected"]}
+    assert set(rejected) == {3, 5}
+    assert set(rejected[3]) == {"phone"}
+    assert set(rejected[5]) == {"operator_code", "timezone"}
+    first = Client.objects.get(phone="79001111111")
+    assert (first.operator_code, first.tag, first.timezone) == ("900", "vip", "Europe/Moscow")
+    second = Client.objects.get(phone="79003333333")
+    assert (second.operator_code, second.tag, second.timezone) == ("916", "", "UTC")
+
+
+def test_existing_phones_are_updated_and_empty_cells_keep_current_values(api: APIClient) -> None:
+    ClientFactory(phone="79001111111", operator_code="916", tag="old", timezone="Asia/Tokyo")
+
+    response = upload(api, "phone,tag,timezone\n79001111111,new,\n")
+
+    assert response.data == {"created": 0, "updated": 1, "rejected": []}
+    client = Client.objects.get(phone="79001111111")
+    assert (client.operator_code, client.tag, client.timezone) == ("916", "new", "Asia/Tokyo")
+
+
+def test_a_phone_repeated_in_the_file_is_rejected_with_the_first_line(api: APIClient) -> None:
+    response = upload(api, "phone,tag\n79001111111,a\n+7 900 111 11 11,b\n")
+
+    assert response.data["created"] == 1
+    assert response.data["rejected"] == [
+        {"line": 3, "errors": {"phone": ["Duplicate of line 2."]}}
+    ]
+    assert Client.objects.get().tag == "a"
+
+
+def test_rows_with_a_wrong_number_of_cells_are_rejected(api: APIClient) -> None:
+    response = upload(api, "phone,tag\n79001111111,a,extra\n\n79002222222,b\n")
+
+    assert response.data["created"] == 1
+    assert response.data["rejected"][0]["line"] == 2
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"number,tag\n79001111111,a\n",
+        b"phone,phone\n79001111111,79001111111\n",
+        b"phone,tag\n79001111111,\xff\xfe\n",
+    ],
+    ids=["empty", "no-phone-column", "repeated-column", "not-utf8"],
+)
+def test_unreadable_files_are_a_400_and_write_nothing(api: APIClient, content: bytes) -> None:
+    file = io.BytesIO(content)
+    file.name = "clients.csv"
+
+    response = api.post(URL, {"file": file}, format="multipart")
+
+    assert response.status_code == 400
+    assert "file" in response.data
+    assert Client.objects.count() == 0
+
+
+def test_not_utf8_late_in_a_large_file_rolls_back_earlier_rows(api: APIClient) -> None:
+    rows = "".join(f"7900{n:07d},t\n" for n in range(12_000)).encode()
+    file = io.BytesIO(b"phone,tag\n" + rows + b"79009999999,\xff\n")
+    file.name = "clients.csv"
+
+    response = api.post(URL, {"file": file}, format="multipart")
+
+    assert response.status_code == 400
+    assert Client.objects.count() == 0
+
+
+def test_json_array_is_imported_with_positions_as_lines(api: APIClient) -> None:
+    ClientFactory(phone="79001111111", tag="old")
+    payload = [
+        {"phone": 79001111111, "tag": "vip"},
+        {"phone": "79002222222", "operator_code": None, "timezone": "Europe/Moscow"},
+        {"phone": "bad"},
+        "not an object",
+        {"phone": "79003333333", "colour": "red"},
+    ]
+
+    response = api.post(URL, json.dumps(payload), content_type="application/json")
+
+    assert response.status_code == 200
+    assert (response.data["created"], response.data["updated"]) == (1, 1)
+    assert [row["line"] for row in response.data["rejected"]] == [3, 4, 5]
+    assert Client.objects.get(phone="79001111111").tag == "vip"
+    assert Client.objects.get(phone="79002222222").timezone == "Europe/Moscow"
+
+
+def test_a_json_object_instead_of_an_array_is_a_400(api: APIClient) -> None:
+    response = api.post(URL, {"phone": "79001111111"}, format="json")
+
+    assert response.status_code == 400
+    assert Client.objects.count() == 0
+
+
+def test_import_of_many_rows_counts_them_all(api: APIClient) -> None:
+    ClientFactory(phone="79000000005", tag="keep")
+    rows = "".join(f"7900{n:07d},,t{n % 3},\n" for n in range(20_000))
+
+    response = upload(api, "phone,operator_code,tag,timezone\n" + rows)
+
+    assert response.data["created"] == 19_999
+    assert response.data["updated"] == 1
+    assert Client.objects.count() == 20_000
+    assert Client.objects.get(phone="79000000005").tag == "t2"

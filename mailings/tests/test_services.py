@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from clients.tests.factories import ClientFactory
+from mailings import services, tasks
+from mailings.models import Mailing, MailingStatus, Message, MessageStatus
+from mailings.tests.factories import MailingFactory, MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def due_mailing(**kwargs: object) -> Mailing:
+    now = timezone.now()
+    return MailingFactory(start_at=now - timedelta(seconds=1), end_at=now + timedelta(hours=1), **kwargs)
+
+
+@pytest.fixture
+def directory() -> dict[str, object]:
+    return {
+        "vip_900": ClientFactory(phone="79001111111", operator_code="900", tag="vip"),
+        "new_900": ClientFactory(phone="79002222222", operator_code="900", tag="new"),
+        "vip_916": ClientFactory(phone="79163333333", operator_code="916", tag="vip"),
+        "untagged_916": ClientFactory(phone="79164444444", operator_code="916", tag=""),
+    }
+
+
+@pytest.mark.parametrize(
+    ("operator_code", "tag", "expected"),
+    [
+        ("", "", {"vip_900", "new_900", "vip_916", "untagged_916"}),
+        ("900", "", {"vip_900", "new_900"}),
+        ("", "vip", {"vip_900", "vip_916"}),
+        ("900", "vip", {"vip_900"}),
+        ("916", "new", set()),
+    ],
+)
+def test_launch_snapshots_exactly_the_clients_matching_every_given_criterion(
+    directory: dict[str, object], operator_code: str, tag: str, expected: set[str]
+) -> None:
+    mailing = due_mailing(filter_operator_code=operator_code, filter_tag=tag)
+
+    assert services.mailing_launch(mailing_id=mailing.pk) is True
+
+    messages = Message.objects.filter(mailing=mailing)
+    by_client = {name for name, c in directory.items() if messages.filter(client=c).exists()}
+    assert by_client == expected
+    assert all(m.status == MessageStatus.PENDING and m.attempts == 0 for m in messages)
+    assert all(m.phone == m.client.phone for m in messages)
+    mailing.refresh_from_db()
+    assert mailing.status == (MailingStatus.RUNNING if expected else MailingStatus.FINISHED)
+
+
+def test_launch_is_idempotent(directory: dict[str, object]) -> None:
+    mailing = due_mailing()
+
+    first = services.mailing_launch(mailing_id=mailing.pk)
+    second = services.mailing_launch(mailing_id=mailing.pk)
+
+    assert (first, second) == (True, False)
+    assert Message.objects.filter(mailing=mailing).count() == len(directory)
+
+
+def test_launch_waits_for_the_start_time(directory: dict[str, object]) -> None:
+    mailing = MailingFactory()  # starts in an hour
+
+    assert services.mailing_launch(mailing_id=mailing.pk) is False
+    assert services.mailings_due_for_launch() == []
+    mailing.refresh_from_db()
+    assert mailing.status == MailingStatus.SCHEDULED
+
+
+def test_clients_added_after_the_launch_are_not_included(directory: dict[str, object]) -> None:
+    mailing = due_mailing()
+    services.mailing_launch(mailing_id=mailing.pk)
+
+    ClientFactory(phone="79005555555")
+    services.mailing_launch(mailing_id=mailing.pk)
+
+    assert Message.objects.filter(mailing=mailing).count() == len(directory)
+
+
+def test_tick_launches_due_mailings_and_finishes_ended_ones(directory: dict[str, object]) -> None:
+    due = due_mailing()
+    ended = MailingFactory(
+        status=MailingStatus.RUNNING,
+        start_at=timezone.now() - timedelta(hours=2),
+        end_at=timezone.now() - timedelta(seconds=1),
+    )
+    pending = MessageFactory(mailing=ended, status=MessageStatus.PENDING)
+    sent = MessageFactory(mailing=ended, status=MessageStatus.SENT)
+    live_lease = MessageFactory(
+        mailing=ended,
+        status=MessageStatus.SENDING,
+        lease_expires_at=timezone.now() + timedelta(seconds=30),
+    )
+
+    tasks.tick()
+
+    due.refresh_from_db()
+    assert due.status == MailingStatus.RUNNING
+    pending.refresh_from_db()
+    sent.refresh_from_db()
+    assert pending.status == MessageStatus.EXPIRED
+    assert sent.status == MessageStatus.SENT
+    ended.refresh_from_db()
+    assert ended.status == MailingStatus.RUNNING  # one request is still in flight
+
+    Message.objects.filter(pk=live_lease.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    tasks.tick()
+
+    live_lease.refresh_from_db()
+    ended.refresh_from_db()
+    assert live_lease.status == MessageStatus.EXPIRED
+    assert ended.status == MailingStatus.FINISHED
+    assert ended.finished_at is not None
+
+
+def test_a_mailing_whose_whole_period_passed_unlaunched_expires_every_message(
+    directory: dict[str, object],
+) -> None:
+    now = timezone.now()
+    mailing = MailingFactory(start_at=now - timedelta(hours=2), end_at=now - timedelta(hours=1))
+
+    tasks.tick()
+
+    mailing.refresh_from_db()
+    assert mailing.status == MailingStatus.FINISHED
+    statuses = set(Message.objects.filter(mailing=mailing).values_list("status", flat=True))
+    assert statuses == {MessageStatus.EXPIRED}
+    assert Message.objects.filter(mailing=mailing).count() == len(directory)
