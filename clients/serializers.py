@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
@@ -109,18 +109,25 @@ class ClientSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ImportRejectedRowSerializer(serializers.Serializer):
-    line = serializers.IntegerField(
-        help_text="CSV: the file's line number (the header is line 1). JSON: the item's "
-        "1-based position in the array."
-    )
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+ImportRejectedRow = inline_serializer(
+    "ImportRejectedRow",
+    {
+        "line": serializers.IntegerField(
+            help_text="CSV: the file's line number (the header is line 1). JSON: the item's "
+            "1-based position in the array."
+        ),
+        "errors": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            help_text="Messages by field (non_field_errors for a malformed row).",
+        ),
+    },
+)
 
 
 class ImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
-    rejected = ImportRejectedRowSerializer(many=True)
+    rejected = serializers.ListField(child=ImportRejectedRow)
 
 
 class ImportRequestSerializer(serializers.Serializer):

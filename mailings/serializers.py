@@ -54,7 +54,7 @@ class SendWindowSerializer(serializers.Serializer):
 
 
 @extend_schema_field(MailingFilterSerializer)
-class FilterField(serializers.Field):  # type: ignore[type-arg]
+class FilterField(serializers.Field):
     """``{"operator_code", "tag"}`` stored as two columns; null or {} selects everyone."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -82,7 +82,7 @@ class FilterField(serializers.Field):  # type: ignore[type-arg]
 
 
 @extend_schema_field(SendWindowSerializer(allow_null=True))
-class SendWindowField(serializers.Field):  # type: ignore[type-arg]
+class SendWindowField(serializers.Field):
     """``{"start": "HH:MM", "end": "HH:MM"}`` in the client's local time, or null."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -14,8 +15,7 @@ pytestmark = pytest.mark.django_db
 URL = "/api/clients/import/"
 
 
-
-def upload(api: APIClient, text: str) -> object:
+def upload(api: APIClient, text: str) -> Any:
     file = io.BytesIO(text.encode())
     file.name = "clients.csv"
     return api.post(URL, {"file": file}, format="multipart")
@@ -46,7 +46,7 @@ def test_csv_creates_valid_rows_and_reports_each_rejected_line(api: APIClient) -
 
 
 def test_existing_phones_are_updated_and_empty_cells_keep_current_values(api: APIClient) -> None:
-    ClientFactory(phone="79001111111", operator_code="916", tag="old", timezone="Asia/Tokyo")
+    ClientFactory.create(phone="79001111111", operator_code="916", tag="old", timezone="Asia/Tokyo")
 
     response = upload(api, "phone,tag,timezone\n79001111111,new,\n")
 
@@ -59,9 +59,7 @@ def test_a_phone_repeated_in_the_file_is_rejected_with_the_first_line(api: APICl
     response = upload(api, "phone,tag\n79001111111,a\n+7 900 111 11 11,b\n")
 
     assert response.data["created"] == 1
-    assert response.data["rejected"] == [
-        {"line": 3, "errors": {"phone": ["Duplicate of line 2."]}}
-    ]
+    assert response.data["rejected"] == [{"line": 3, "errors": {"phone": ["Duplicate of line 2."]}}]
     assert Client.objects.get().tag == "a"
 
 
@@ -105,7 +103,7 @@ def test_not_utf8_late_in_a_large_file_rolls_back_earlier_rows(api: APIClient) -
 
 
 def test_json_array_is_imported_with_positions_as_lines(api: APIClient) -> None:
-    ClientFactory(phone="79001111111", tag="old")
+    ClientFactory.create(phone="79001111111", tag="old")
     payload = [
         {"phone": 79001111111, "tag": "vip"},
         {"phone": "79002222222", "operator_code": None, "timezone": "Europe/Moscow"},
@@ -131,7 +129,7 @@ def test_a_json_object_instead_of_an_array_is_a_400(api: APIClient) -> None:
 
 
 def test_import_of_many_rows_counts_them_all(api: APIClient) -> None:
-    ClientFactory(phone="79000000005", tag="keep")
+    ClientFactory.create(phone="79000000005", tag="keep")
     rows = "".join(f"7900{n:07d},,t{n % 3},\n" for n in range(20_000))
 
     response = upload(api, "phone,operator_code,tag,timezone\n" + rows)

@@ -37,7 +37,7 @@ def test_phone_formatting_is_stripped(raw: object, expected: str) -> None:
     ],
 )
 def test_bad_phones_are_rejected(raw: object) -> None:
-    with pytest.raises(ValueError, match="11 digits|string or a number"):
+    with pytest.raises(ValueError, match=r"11 digits|string or a number"):
         validation.clean_phone(raw)
 
 

@@ -15,7 +15,9 @@ URL = "/api/clients/"
 
 def test_create_normalizes_phone_and_derives_operator_code(api: APIClient) -> None:
     response = api.post(
-        URL, {"phone": "+7 (985) 123-45-67", "tag": "vip", "timezone": "Europe/Moscow"}, format="json"
+        URL,
+        {"phone": "+7 (985) 123-45-67", "tag": "vip", "timezone": "Europe/Moscow"},
+        format="json",
     )
 
     assert response.status_code == 201, response.data
@@ -40,7 +42,7 @@ def test_create_keeps_an_explicit_operator_code_and_defaults_timezone(api: APICl
 
 
 def test_duplicate_phone_is_a_400_on_phone(api: APIClient) -> None:
-    ClientFactory(phone="79001234567")
+    ClientFactory.create(phone="79001234567")
 
     response = api.post(URL, {"phone": "+7 900 123-45-67"}, format="json")
 
@@ -76,9 +78,9 @@ def test_malformed_json_is_a_400_not_a_500(api: APIClient) -> None:
 
 
 def test_list_filters_by_tag_and_operator_code(api: APIClient) -> None:
-    a = ClientFactory(phone="79001111111", operator_code="900", tag="vip")
-    ClientFactory(phone="79002222222", operator_code="900", tag="new")
-    ClientFactory(phone="79163333333", operator_code="916", tag="vip")
+    a = ClientFactory.create(phone="79001111111", operator_code="900", tag="vip")
+    ClientFactory.create(phone="79002222222", operator_code="900", tag="new")
+    ClientFactory.create(phone="79163333333", operator_code="916", tag="vip")
 
     by_both = api.get(URL, {"tag": "vip", "operator_code": "900"})
     by_tag = api.get(URL, {"tag": "vip"})
@@ -104,14 +106,14 @@ def test_list_is_paginated(api: APIClient) -> None:
 
 
 def test_retrieve_and_missing_client(api: APIClient) -> None:
-    client = ClientFactory()
+    client = ClientFactory.create()
 
     assert api.get(f"{URL}{client.pk}/").data["phone"] == client.phone
     assert api.get(f"{URL}{client.pk + 100}/").status_code == 404
 
 
 def test_put_replaces_and_patch_changes_fields(api: APIClient) -> None:
-    client = ClientFactory(phone="79001234567", operator_code="900", tag="a")
+    client = ClientFactory.create(phone="79001234567", operator_code="900", tag="a")
 
     put = api.put(
         f"{URL}{client.pk}/",
@@ -127,8 +129,8 @@ def test_put_replaces_and_patch_changes_fields(api: APIClient) -> None:
 
 
 def test_patch_to_another_clients_phone_is_a_400(api: APIClient) -> None:
-    ClientFactory(phone="79001111111")
-    client = ClientFactory(phone="79002222222")
+    ClientFactory.create(phone="79001111111")
+    client = ClientFactory.create(phone="79002222222")
 
     response = api.patch(f"{URL}{client.pk}/", {"phone": "79001111111"}, format="json")
 
@@ -137,7 +139,7 @@ def test_patch_to_another_clients_phone_is_a_400(api: APIClient) -> None:
 
 
 def test_patching_the_phone_rederives_the_operator_code(api: APIClient) -> None:
-    client = ClientFactory(phone="79001234567", operator_code="900")
+    client = ClientFactory.create(phone="79001234567", operator_code="900")
 
     api.patch(f"{URL}{client.pk}/", {"phone": "79851234567"}, format="json")
 
@@ -146,7 +148,7 @@ def test_patching_the_phone_rederives_the_operator_code(api: APIClient) -> None:
 
 
 def test_patch_without_phone_keeps_a_moved_operator_code(api: APIClient) -> None:
-    client = ClientFactory(phone="79001234567", operator_code="916")
+    client = ClientFactory.create(phone="79001234567", operator_code="916")
 
     api.patch(f"{URL}{client.pk}/", {"tag": "x"}, format="json")
 
@@ -155,10 +157,10 @@ def test_patch_without_phone_keeps_a_moved_operator_code(api: APIClient) -> None
 
 
 def test_delete_cancels_undelivered_messages_and_keeps_the_rest(api: APIClient) -> None:
-    client = ClientFactory()
-    pending = MessageFactory(client=client, status=MessageStatus.PENDING)
-    sent = MessageFactory(client=client, status=MessageStatus.SENT)
-    other = MessageFactory(status=MessageStatus.PENDING)
+    client = ClientFactory.create()
+    pending = MessageFactory.create(client=client, status=MessageStatus.PENDING)
+    sent = MessageFactory.create(client=client, status=MessageStatus.SENT)
+    other = MessageFactory.create(status=MessageStatus.PENDING)
 
     response = api.delete(f"{URL}{client.pk}/")
 
@@ -173,7 +175,7 @@ def test_delete_cancels_undelivered_messages_and_keeps_the_rest(api: APIClient) 
 
 
 def test_every_client_endpoint_needs_a_token(anon: APIClient) -> None:
-    client = ClientFactory()
+    client = ClientFactory.create()
     calls = [
         ("get", URL),
         ("post", URL),

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
-
-from config.celery import app as celery_app
 
 
 def test_healthz_is_public(anon: APIClient) -> None:
@@ -25,11 +24,9 @@ def test_readyz_checks_the_real_database_and_broker(anon: APIClient) -> None:
 
 
 @pytest.mark.django_db
-def test_readyz_is_503_when_the_broker_does_not_answer(
-    anon: APIClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_readyz_is_503_when_the_broker_does_not_answer(anon: APIClient, settings: Any) -> None:
     # Port 1 on loopback: nothing listens there, so the connection is refused.
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
 
     response = anon.get("/readyz")
 
@@ -67,21 +64,23 @@ def test_api_root_needs_a_token(anon: APIClient) -> None:
 
 
 @pytest.mark.django_db
-def test_token_pair_from_username_and_password_then_refresh(anon: APIClient, user: object) -> None:
+def test_token_pair_from_username_and_password_then_refresh(anon: APIClient, user: Any) -> None:
     pair = anon.post(
         "/api/auth/token/", {"username": "operator", "password": "s3cret-pass"}, format="json"
     )
     assert pair.status_code == 200
     assert set(pair.data) == {"access", "refresh"}
 
-    refreshed = anon.post("/api/auth/token/refresh/", {"refresh": pair.data["refresh"]}, format="json")
+    refreshed = anon.post(
+        "/api/auth/token/refresh/", {"refresh": pair.data["refresh"]}, format="json"
+    )
     assert refreshed.status_code == 200
     anon.credentials(HTTP_AUTHORIZATION=f"Bearer {refreshed.data['access']}")
     assert anon.get("/api/clients/").status_code == 200
 
 
 @pytest.mark.django_db
-def test_wrong_password_is_a_401(anon: APIClient, user: object) -> None:
+def test_wrong_password_is_a_401(anon: APIClient, user: Any) -> None:
     response = anon.post(
         "/api/auth/token/", {"username": "operator", "password": "wrong"}, format="json"
     )
@@ -98,7 +97,7 @@ def test_token_request_without_fields_is_a_400(anon: APIClient) -> None:
 
 
 @pytest.mark.django_db
-def test_bad_expired_and_refresh_tokens_do_not_authenticate(anon: APIClient, user: object) -> None:
+def test_bad_expired_and_refresh_tokens_do_not_authenticate(anon: APIClient, user: Any) -> None:
     expired = AccessToken.for_user(user)
     expired.set_exp(lifetime=-timedelta(seconds=1))
     pair = anon.post(

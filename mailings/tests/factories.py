@@ -9,7 +9,7 @@ from clients.tests.factories import ClientFactory
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 
 
-class MailingFactory(factory.django.DjangoModelFactory):
+class MailingFactory(factory.django.DjangoModelFactory[Mailing]):
     class Meta:
         model = Mailing
 
@@ -19,7 +19,7 @@ class MailingFactory(factory.django.DjangoModelFactory):
     status = MailingStatus.SCHEDULED
 
 
-class MessageFactory(factory.django.DjangoModelFactory):
+class MessageFactory(factory.django.DjangoModelFactory[Message]):
     class Meta:
         model = Message
 

@@ -16,9 +16,9 @@ ZERO_MESSAGES = dict.fromkeys(MessageStatus.values, 0)
 @pytest.fixture
 def known_data() -> dict[str, Any]:
     """Three mailings with a known mix of message statuses."""
-    a = MailingFactory(status=MailingStatus.RUNNING)
-    b = MailingFactory(status=MailingStatus.FINISHED)
-    c = MailingFactory(status=MailingStatus.SCHEDULED)
+    a = MailingFactory.create(status=MailingStatus.RUNNING)
+    b = MailingFactory.create(status=MailingStatus.FINISHED)
+    c = MailingFactory.create(status=MailingStatus.SCHEDULED)
     for status, n in [("sent", 3), ("pending", 2), ("failed", 1)]:
         MessageFactory.create_batch(n, mailing=a, status=status)
     for status, n in [("sent", 1), ("expired", 4)]:
@@ -95,7 +95,9 @@ def test_message_statistics_filter_by_status_and_paginate(
 ) -> None:
     a = known_data["a"]
 
-    sent = api.get(f"/api/mailings/{a.pk}/message_statistics/", {"status": "sent", "page_size": 2})
+    sent = api.get(
+        f"/api/mailings/{a.pk}/message_statistics/", {"status": "sent", "page_size": "2"}
+    )
 
     assert sent.data["count"] == 3
     assert sent.data["total"] == 6  # counts stay those of the whole mailing

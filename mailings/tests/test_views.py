@@ -40,7 +40,7 @@ def running_mailing(**kwargs: Any) -> Mailing:
         "start_at": now - timedelta(minutes=5),
         "end_at": now + timedelta(hours=1),
     }
-    return MailingFactory(**{**defaults, **kwargs})
+    return MailingFactory.create(**{**defaults, **kwargs})
 
 
 # --- create -------------------------------------------------------------------------------
@@ -117,7 +117,10 @@ def test_bad_mailings_are_a_400_naming_the_field(
 def test_a_window_crossing_midnight_and_an_empty_filter_are_valid(api: APIClient) -> None:
     response = api.post(
         URL,
-        payload(send_window={"start": "22:00", "end": "06:00"}, filter={"tag": "", "operator_code": None}),
+        payload(
+            send_window={"start": "22:00", "end": "06:00"},
+            filter={"tag": "", "operator_code": None},
+        ),
         format="json",
     )
 
@@ -134,8 +137,8 @@ def test_list_shows_each_mailings_counts_in_a_fixed_number_of_queries(
 ) -> None:
     mailings = [running_mailing() for _ in range(5)]
     for mailing in mailings:
-        MessageFactory(mailing=mailing, status=MessageStatus.SENT)
-        MessageFactory(mailing=mailing, status=MessageStatus.FAILED)
+        MessageFactory.create(mailing=mailing, status=MessageStatus.SENT)
+        MessageFactory.create(mailing=mailing, status=MessageStatus.FAILED)
 
     with django_assert_max_num_queries(4):
         response = api.get(URL)
@@ -148,7 +151,7 @@ def test_list_shows_each_mailings_counts_in_a_fixed_number_of_queries(
 
 
 def test_retrieve_and_missing_mailing(api: APIClient) -> None:
-    mailing = MailingFactory()
+    mailing = MailingFactory.create()
 
     assert api.get(f"{URL}{mailing.pk}/").data["id"] == mailing.pk
     assert api.get(f"{URL}{mailing.pk + 1}/").status_code == 404
@@ -159,7 +162,7 @@ def test_retrieve_and_missing_mailing(api: APIClient) -> None:
 
 
 def test_a_scheduled_mailing_may_change_anything(api: APIClient) -> None:
-    mailing = MailingFactory()
+    mailing = MailingFactory.create()
 
     response = api.patch(
         f"{URL}{mailing.pk}/",
@@ -173,7 +176,7 @@ def test_a_scheduled_mailing_may_change_anything(api: APIClient) -> None:
 
 
 def test_put_replaces_a_scheduled_mailing(api: APIClient) -> None:
-    mailing = MailingFactory()
+    mailing = MailingFactory.create()
 
     response = api.put(f"{URL}{mailing.pk}/", payload(text="replaced"), format="json")
 
@@ -183,10 +186,11 @@ def test_put_replaces_a_scheduled_mailing(api: APIClient) -> None:
 
 
 def test_update_checks_times_against_the_stored_values(api: APIClient) -> None:
-    mailing = MailingFactory()
+    mailing = MailingFactory.create()
 
     response = api.patch(
-        f"{URL}{mailing.pk}/", {"end_at": (mailing.start_at - timedelta(minutes=1)).isoformat()},
+        f"{URL}{mailing.pk}/",
+        {"end_at": (mailing.start_at - timedelta(minutes=1)).isoformat()},
         format="json",
     )
 
@@ -206,7 +210,9 @@ def test_a_running_mailing_may_change_end_text_and_window_only(api: APIClient) -
     same_filter = api.patch(f"{URL}{mailing.pk}/", {"filter": {"tag": "vip"}}, format="json")
     new_filter = api.patch(f"{URL}{mailing.pk}/", {"filter": {"tag": "other"}}, format="json")
     new_start = api.patch(f"{URL}{mailing.pk}/", {"start_at": iso(timedelta(0))}, format="json")
-    past_end = api.patch(f"{URL}{mailing.pk}/", {"end_at": iso(-timedelta(minutes=1))}, format="json")
+    past_end = api.patch(
+        f"{URL}{mailing.pk}/", {"end_at": iso(-timedelta(minutes=1))}, format="json"
+    )
 
     assert ok.status_code == 200, ok.data
     assert same_filter.status_code == 200  # repeating the current value is not a change
@@ -235,8 +241,8 @@ def test_a_finished_or_cancelled_mailing_cannot_change(api: APIClient, status: s
 def test_start_mailing_moves_start_to_now_and_launches(
     api: APIClient, on_commit: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ClientFactory()
-    mailing = MailingFactory()
+    ClientFactory.create()
+    mailing = MailingFactory.create()
     monkeypatch.setattr(
         services, "_enqueue_launch", lambda pk: services.mailing_launch(mailing_id=pk)
     )
@@ -252,7 +258,7 @@ def test_start_mailing_moves_start_to_now_and_launches(
 
 
 def test_start_mailing_works_without_the_trailing_slash_as_in_the_seed(api: APIClient) -> None:
-    mailing = MailingFactory()
+    mailing = MailingFactory.create()
 
     assert api.post(f"{URL}{mailing.pk}/start_mailing").status_code == 200
 
@@ -273,8 +279,8 @@ def test_start_mailing_is_a_no_op_when_running_and_409_when_done(api: APIClient)
 
 def test_cancel_cancels_undelivered_messages_and_is_idempotent(api: APIClient) -> None:
     mailing = running_mailing()
-    pending = MessageFactory(mailing=mailing, status=MessageStatus.PENDING)
-    sent = MessageFactory(mailing=mailing, status=MessageStatus.SENT)
+    pending = MessageFactory.create(mailing=mailing, status=MessageStatus.PENDING)
+    sent = MessageFactory.create(mailing=mailing, status=MessageStatus.SENT)
 
     first = api.post(f"{URL}{mailing.pk}/cancel_mailing/")
     second = api.post(f"{URL}{mailing.pk}/cancel_mailing/")
@@ -300,8 +306,8 @@ def test_retry_failed_requeues_failed_messages_and_reruns_a_finished_mailing(
     api: APIClient,
 ) -> None:
     mailing = running_mailing(status=MailingStatus.FINISHED)
-    failed = MessageFactory(mailing=mailing, status=MessageStatus.FAILED, attempts=10)
-    sent = MessageFactory(mailing=mailing, status=MessageStatus.SENT)
+    failed = MessageFactory.create(mailing=mailing, status=MessageStatus.FAILED, attempts=10)
+    sent = MessageFactory.create(mailing=mailing, status=MessageStatus.SENT)
 
     response = api.post(f"{URL}{mailing.pk}/retry_failed/")
 
@@ -315,10 +321,12 @@ def test_retry_failed_requeues_failed_messages_and_reruns_a_finished_mailing(
 
 def test_retry_failed_is_a_409_after_the_end_time_or_when_cancelled(api: APIClient) -> None:
     now = timezone.now()
-    ended = MailingFactory(
-        status=MailingStatus.FINISHED, start_at=now - timedelta(hours=2), end_at=now - timedelta(hours=1)
+    ended = MailingFactory.create(
+        status=MailingStatus.FINISHED,
+        start_at=now - timedelta(hours=2),
+        end_at=now - timedelta(hours=1),
     )
-    failed = MessageFactory(mailing=ended, status=MessageStatus.FAILED)
+    failed = MessageFactory.create(mailing=ended, status=MessageStatus.FAILED)
     cancelled = running_mailing(status=MailingStatus.CANCELLED)
 
     assert api.post(f"{URL}{ended.pk}/retry_failed/").status_code == 409
@@ -330,7 +338,7 @@ def test_retry_failed_is_a_409_after_the_end_time_or_when_cancelled(api: APIClie
 def test_delete_removes_the_mailing_and_its_messages(api: APIClient) -> None:
     mailing = running_mailing()
     MessageFactory.create_batch(3, mailing=mailing)
-    other = MessageFactory()
+    other = MessageFactory.create()
 
     response = api.delete(f"{URL}{mailing.pk}/")
 
@@ -341,7 +349,7 @@ def test_delete_removes_the_mailing_and_its_messages(api: APIClient) -> None:
 
 
 def test_every_mailing_endpoint_needs_a_token(anon: APIClient) -> None:
-    mailing = MailingFactory()
+    mailing = MailingFactory.create()
     detail = f"{URL}{mailing.pk}/"
     calls = [
         ("get", URL),
