@@ -1,0 +1,66 @@
+"""The launch travels through the real broker (Redis, or the filesystem transport) to a real
+Celery worker, and beat's tick does the same without any enqueue."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from clients.tests.factories import ClientFactory
+from config.celery import app as celery_app
+from mailings import tasks
+from mailings.models import Mailing, MailingStatus
+from mailings.tests.factories import MailingFactory
+
+
+@pytest.fixture
+def worker(transactional_db: None) -> Iterator[Any]:
+    # Drop whatever earlier runs left queued so that only this test's tasks run.
+    celery_app.control.purge()
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as w:
+        yield w
+
+
+def wait_for_status(mailing_id: int, status: str, timeout: float = 10.0) -> Mailing:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mailing = Mailing.objects.get(pk=mailing_id)
+        if mailing.status == status:
+            return mailing
+        time.sleep(0.05)
+    raise AssertionError(f"mailing {mailing_id} is {mailing.status}, not {status}")
+
+
+def test_creating_a_due_mailing_launches_it_through_the_broker(worker: Any, user: Any) -> None:
+    ClientFactory.create_batch(3)
+    api = APIClient()
+    api.force_authenticate(user)
+    now = timezone.now()
+
+    response = api.post(
+        "/api/mailings/",
+        {"text": "now", "start_at": now.isoformat(), "end_at": (now + timedelta(hours=1)).isoformat()},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    mailing = wait_for_status(response.data["id"], MailingStatus.RUNNING)
+    assert mailing.messages.count() == 3
+
+
+def test_a_published_tick_launches_a_mailing_whose_time_has_come(worker: Any) -> None:
+    ClientFactory.create_batch(2)
+    mailing = MailingFactory.create(start_at=timezone.now() + timedelta(seconds=1))
+
+    time.sleep(1.1)
+    tasks.tick.delay()
+
+    launched = wait_for_status(mailing.pk, MailingStatus.RUNNING)
+    assert launched.messages.count() == 2
