@@ -187,6 +187,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery logs through Django's LOGGING (JSON or text, with the context keys).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Due times live in the database; beat only ticks. See mailings/tasks.py.
 SCHEDULER_TICK_SECONDS = env.float("SCHEDULER_TICK_SECONDS", default=1.0)
@@ -237,5 +239,9 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "celery": {"level": "INFO"},
+        # One line per task and per beat tick (every second) drowns everything else.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
     },
 }

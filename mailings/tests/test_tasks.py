@@ -46,7 +46,11 @@ def test_creating_a_due_mailing_launches_it_through_the_broker(worker: Any, user
 
     response = api.post(
         "/api/mailings/",
-        {"text": "now", "start_at": now.isoformat(), "end_at": (now + timedelta(hours=1)).isoformat()},
+        {
+            "text": "now",
+            "start_at": now.isoformat(),
+            "end_at": (now + timedelta(hours=1)).isoformat(),
+        },
         format="json",
     )
 
