@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "core",
     "clients",
     "mailings",
+    "delivery",
 ]
 
 MIDDLEWARE = [
@@ -190,20 +191,37 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Celery logs through Django's LOGGING (JSON or text, with the context keys).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-# Due times live in the database; beat only ticks. See mailings/tasks.py.
+# Due times live in the database; beat only ticks. See delivery/tasks.py.
 SCHEDULER_TICK_SECONDS = env.float("SCHEDULER_TICK_SECONDS", default=1.0)
+CELERY_TASK_ROUTES = {"delivery.tasks.dispatch": {"queue": "dispatch"}}
 CELERY_BEAT_SCHEDULE = {
-    "mailings-tick": {
-        "task": "mailings.tasks.tick",
+    "scheduler-tick": {
+        "task": "delivery.tasks.tick",
         "schedule": SCHEDULER_TICK_SECONDS,
         # A tick that waited longer than a few ticks is stale: the next one does its work.
         "options": {"expires": max(5.0, 5 * SCHEDULER_TICK_SECONDS)},
     },
 }
 
-# --- Gateway --------------------------------------------------------------------------------
+# --- Gateway and delivery (SPEC section 5) ---------------------------------------------------
 GATEWAY_URL = env("GATEWAY_URL", default="http://127.0.0.1:8001")
 GATEWAY_TOKEN = env("GATEWAY_TOKEN", default="")
+GATEWAY_TIMEOUT_SECONDS = env.float("GATEWAY_TIMEOUT_SECONDS", default=10.0)
+# Retry policy: exponential backoff from BASE, doubling, capped at CAP, with full jitter.
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=10)
+DELIVERY_BACKOFF_BASE_SECONDS = env.float("DELIVERY_BACKOFF_BASE_SECONDS", default=1.0)
+DELIVERY_BACKOFF_CAP_SECONDS = env.float("DELIVERY_BACKOFF_CAP_SECONDS", default=300.0)
+# Circuit breaker: opens after this many consecutive transient failures, probes after RESET.
+BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=20)
+BREAKER_RESET_SECONDS = env.float("BREAKER_RESET_SECONDS", default=30.0)
+# After a 401/403 from the gateway every dispatcher pauses this long.
+CREDENTIALS_PAUSE_SECONDS = env.float("CREDENTIALS_PAUSE_SECONDS", default=60.0)
+# Dispatchers: how many run at once (across all workers), requests each keeps in flight,
+# how long one task runs before it hands over, and how long a claimed message is leased.
+DISPATCH_SLOTS = env.int("DISPATCH_SLOTS", default=2)
+DISPATCH_MAX_IN_FLIGHT = env.int("DISPATCH_MAX_IN_FLIGHT", default=300)
+DISPATCH_TASK_SECONDS = env.float("DISPATCH_TASK_SECONDS", default=20.0)
+DISPATCH_LEASE_SECONDS = env.float("DISPATCH_LEASE_SECONDS", default=GATEWAY_TIMEOUT_SECONDS + 20.0)
 
 # --- Admin bootstrap (used by `manage.py ensure_admin`) ------------------------------------
 ADMIN_USERNAME = env("ADMIN_USERNAME", default="admin")

@@ -36,11 +36,16 @@ HTTP_LATENCY = Histogram(
 
 
 def render_metrics() -> tuple[bytes, str]:
+    from delivery.metrics import DatabaseCollector
+
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    else:
+        registry = CollectorRegistry()
+        registry.register(REGISTRY)  # this process's own metrics
+    registry.register(DatabaseCollector())
+    return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 class RequestMetricsMiddleware:

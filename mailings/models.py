@@ -92,7 +92,9 @@ class Message(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     # When a pending message is next due (first try, retry backoff or window opening).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # While sending: when the claim lapses and the message may be claimed again.
+    # While sending: which dispatcher holds the message, and when its claim lapses (then the
+    # scheduler returns it to pending and it is sent again with the same msgId).
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -110,6 +112,8 @@ class Message(models.Model):
             # Statistics count by (mailing, status); the dispatcher claims due pending ones.
             models.Index(fields=["mailing", "status"], name="message_mailing_status"),
             models.Index(fields=["status", "next_attempt_at"], name="message_status_due"),
+            # The scheduler looks for lapsed leases among sending messages.
+            models.Index(fields=["status", "lease_expires_at"], name="message_status_lease"),
         ]
 
     def __str__(self) -> str:

@@ -11,10 +11,12 @@ from datetime import datetime, time
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from clients.models import Client
 from core.exceptions import Conflict, InvalidInput
+from delivery.services import messages_schedule_window
 from mailings.models import (
     UNDELIVERED_MESSAGE_STATUSES,
     Mailing,
@@ -110,6 +112,9 @@ def mailing_update(*, mailing: Mailing, changes: dict[str, Any]) -> Mailing:
         if {"start_at", "end_at"} & set(changed):
             _validate_times(start_at=current.start_at, end_at=current.end_at, now=now)
         current.save(update_fields=list(changed))
+        window_changed = {"send_window_start", "send_window_end"} & set(changed)
+        if current.status == MailingStatus.RUNNING and window_changed:
+            messages_schedule_window(mailing=current)
         logger.info("mailing updated", extra={"mailing_id": current.pk, "fields": sorted(changed)})
         if current.status == MailingStatus.SCHEDULED and current.start_at <= now:
             transaction.on_commit(lambda: _enqueue_launch(current.pk))
@@ -236,6 +241,8 @@ def mailing_launch(*, mailing_id: int) -> bool:
             return False
         mailing = Mailing.objects.get(pk=mailing_id)
         created = _materialize_messages(mailing=mailing, now=now)
+        if mailing.has_send_window:
+            messages_schedule_window(mailing=mailing)
         if created == 0:
             Mailing.objects.filter(pk=mailing_id).update(
                 status=MailingStatus.FINISHED, finished_at=now
@@ -283,3 +290,25 @@ def mailings_finish_ended() -> list[int]:
                 finished.append(mailing_id)
         logger.info("mailing ended", extra={"mailing_id": mailing_id, "expired_messages": expired})
     return finished
+
+
+def mailings_finish_completed() -> list[int]:
+    """A running mailing whose every message is final is finished."""
+    now = timezone.now()
+    undelivered = Message.objects.filter(
+        mailing_id=OuterRef("pk"), status__in=UNDELIVERED_MESSAGE_STATUSES
+    )
+    done = list(
+        Mailing.objects.filter(status=MailingStatus.RUNNING)
+        .exclude(Exists(undelivered))
+        .values_list("id", flat=True)
+    )
+    if done:
+        Mailing.objects.filter(id__in=done, status=MailingStatus.RUNNING).exclude(
+            Exists(undelivered)
+        ).update(status=MailingStatus.FINISHED, finished_at=now)
+        for mailing_id in done:
+            logger.info(
+                "mailing finished: every message is final", extra={"mailing_id": mailing_id}
+            )
+    return done

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.tests.factories import ClientFactory
-from mailings import services, tasks
+from delivery import tasks
+from mailings import services
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 from mailings.tests.factories import MailingFactory, MessageFactory
 
@@ -86,7 +87,11 @@ def test_clients_added_after_the_launch_are_not_included(directory: dict[str, Cl
     assert Message.objects.filter(mailing=mailing).count() == len(directory)
 
 
-def test_tick_launches_due_mailings_and_finishes_ended_ones(directory: dict[str, Client]) -> None:
+def test_tick_launches_due_mailings_and_finishes_ended_ones(
+    directory: dict[str, Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dispatches: list[None] = []
+    monkeypatch.setattr(tasks.dispatch, "delay", lambda: dispatches.append(None))
     due = due_mailing()
     ended = MailingFactory.create(
         status=MailingStatus.RUNNING,
@@ -105,6 +110,7 @@ def test_tick_launches_due_mailings_and_finishes_ended_ones(directory: dict[str,
 
     due.refresh_from_db()
     assert due.status == MailingStatus.RUNNING
+    assert dispatches  # the launched mailing has due messages: a dispatcher is asked for
     pending.refresh_from_db()
     sent.refresh_from_db()
     assert pending.status == MessageStatus.EXPIRED
@@ -125,8 +131,9 @@ def test_tick_launches_due_mailings_and_finishes_ended_ones(directory: dict[str,
 
 
 def test_a_mailing_whose_whole_period_passed_unlaunched_expires_every_message(
-    directory: dict[str, Client],
+    directory: dict[str, Client], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(tasks.dispatch, "delay", lambda: None)
     now = timezone.now()
     mailing = MailingFactory.create(
         start_at=now - timedelta(hours=2), end_at=now - timedelta(hours=1)

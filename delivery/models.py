@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class Circuit(models.TextChoices):
+    CLOSED = "closed"  # sending freely
+    OPEN = "open"  # paused until paused_until, then one probe
+    HALF_OPEN = "half_open"  # one probe in flight; the others wait
+
+
+class GatewayState(models.Model):
+    """The one row every dispatcher shares: circuit breaker and credentials pause."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    circuit = models.CharField(max_length=16, choices=Circuit.choices, default=Circuit.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    paused_until = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=32, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Gateway circuit {self.circuit}"
+
+
+class DispatchSlot(models.Model):
+    """At most DISPATCH_SLOTS dispatchers run at once; each holds a slot under a lease, so a
+    killed worker's slot frees itself."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    owner = models.CharField(max_length=64, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Dispatch slot {self.pk}"

@@ -1,0 +1,31 @@
+"""Celery tasks of delivery: the scheduler tick and the dispatcher. Thin: they call services.
+
+Beat runs ``tick`` about every second (``SCHEDULER_TICK_SECONDS``); due times live in the
+database, so a lost or duplicated tick changes nothing.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from delivery import breaker, dispatcher, services
+from mailings import services as mailing_services
+
+
+@shared_task(name="delivery.tasks.dispatch", ignore_result=True)
+def dispatch() -> None:
+    dispatcher.dispatch_run()
+
+
+@shared_task(name="delivery.tasks.tick", ignore_result=True)
+def tick() -> None:
+    """1. Launch mailings whose start has come. 2. Expire what passed its end time.
+    3. Return messages of dead dispatchers. 4. Finish mailings with nothing left to send.
+    5. Start a dispatcher if work is due, sending is allowed and a slot is free."""
+    for mailing_id in mailing_services.mailings_due_for_launch():
+        mailing_services.mailing_launch(mailing_id=mailing_id)
+    mailing_services.mailings_finish_ended()
+    services.leases_recover()
+    mailing_services.mailings_finish_completed()
+    if services.due_work_exists() and services.slot_free() and not breaker.sending_paused():
+        dispatch.delay()

@@ -1,0 +1,157 @@
+"""The one client of the external sending API, and the one place its answers are classified.
+
+Nothing else in the project imports the HTTP library. Every call returns ``Delivered`` or
+raises one of the ``GatewayError`` family:
+
+- ``TransientError``: try again later (connection error, timeout, 5xx, 408, 429, a 200 whose
+  body is not ``{"code": 0, …}``). ``retry_after`` carries the server's ``Retry-After``;
+  ``rate_limited`` marks a 429, which does not spend an attempt.
+- ``PermanentError``: this message will never go through (any other 4xx).
+- ``CredentialsError``: 401/403 — our token is wrong; no message is to blame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+
+# A Retry-After longer than this is treated as this: a misconfigured gateway must not park
+# messages for days.
+MAX_RETRY_AFTER_SECONDS = 3600.0
+
+
+class GatewayError(Exception):
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class TransientError(GatewayError):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        rate_limited: bool = False,
+    ) -> None:
+        super().__init__(reason, status=status)
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited
+
+
+class PermanentError(GatewayError):
+    pass
+
+
+class CredentialsError(GatewayError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    status: int
+    latency: float
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), capped."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def classify(status: int, body: bytes, headers: Any) -> None:
+    """Raise the error an answer means; return quietly for a delivery."""
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    if status == 200:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise TransientError("200 with a body that is not JSON", status=status) from None
+        if not isinstance(payload, dict) or "code" not in payload:
+            raise TransientError("200 without a code in the body", status=status)
+        if payload["code"] != 0 or isinstance(payload["code"], bool):
+            raise TransientError(f"200 with code {payload['code']!r}", status=status)
+        return
+    if status in (401, 403):
+        raise CredentialsError(f"{status}: the gateway rejected our credentials", status=status)
+    if status == 429:
+        raise TransientError(
+            "429 rate limited", status=status, retry_after=retry_after, rate_limited=True
+        )
+    if status == 408 or status >= 500:
+        raise TransientError(f"{status} from the gateway", status=status, retry_after=retry_after)
+    if 400 <= status < 500:
+        detail = body[:200].decode("utf-8", "replace")
+        raise PermanentError(f"{status}: {detail}", status=status)
+    raise TransientError(f"unexpected status {status}", status=status, retry_after=retry_after)
+
+
+class GatewayClient:
+    """``async with GatewayClient(url, token, ...) as gw: await gw.send(...)``.
+
+    One aiohttp session with a connection pool sized for ``max_in_flight``.
+    """
+
+    def __init__(
+        self, base_url: str, token: str, *, timeout: float = 10.0, max_in_flight: int = 300
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_in_flight = max_in_flight
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> GatewayClient:
+        connector = aiohttp.TCPConnector(limit=self._max_in_flight, limit_per_host=0)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, headers=self._headers
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def send(self, *, msg_id: int, phone: str, text: str) -> Delivered:
+        if self._session is None:
+            raise RuntimeError("use GatewayClient as an async context manager")
+        body = {"id": msg_id, "phone": int(phone), "text": text}
+        started = time.perf_counter()
+        try:
+            async with self._session.post(
+                f"{self.base_url}/send/{msg_id}", json=body, allow_redirects=False
+            ) as response:
+                payload = await response.read()
+                status = response.status
+                headers = response.headers
+        except TimeoutError:
+            raise TransientError("timeout") from None
+        except asyncio.CancelledError:
+            raise
+        except aiohttp.ClientError as exc:
+            raise TransientError(f"connection error: {type(exc).__name__}") from None
+        classify(status, payload, headers)
+        return Delivered(status=status, latency=time.perf_counter() - started)
