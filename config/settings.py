@@ -221,6 +221,8 @@ CREDENTIALS_PAUSE_SECONDS = env.float("CREDENTIALS_PAUSE_SECONDS", default=60.0)
 DISPATCH_SLOTS = env.int("DISPATCH_SLOTS", default=2)
 DISPATCH_MAX_IN_FLIGHT = env.int("DISPATCH_MAX_IN_FLIGHT", default=300)
 DISPATCH_TASK_SECONDS = env.float("DISPATCH_TASK_SECONDS", default=20.0)
+# A dispatcher with nothing due for this long hands its slot back (the tick starts another).
+DISPATCH_IDLE_SECONDS = env.float("DISPATCH_IDLE_SECONDS", default=2.0)
 DISPATCH_LEASE_SECONDS = env.float("DISPATCH_LEASE_SECONDS", default=GATEWAY_TIMEOUT_SECONDS + 20.0)
 
 # --- Admin bootstrap (used by `manage.py ensure_admin`) ------------------------------------

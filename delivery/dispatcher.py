@@ -16,7 +16,7 @@ One dispatcher runs inside one ``delivery.tasks.dispatch`` task, holding one of 
    outcomes in bulk every ``FLUSH_SECONDS`` or ``FLUSH_SIZE`` outcomes, then tell the
    breaker. Repeated transient failures or a credentials error stop new claims at once.
 5. Stop claiming when the time budget ends, the gate closes, or no work has been due for
-   ``IDLE_SECONDS``; wait for the requests in flight, write their outcomes, release the
+   ``DISPATCH_IDLE_SECONDS``; wait for the requests in flight, write their outcomes, release the
    slot.
 """
 
@@ -54,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.2
 FLUSH_SIZE = 500
-IDLE_SECONDS = 2.0
 POLL_SECONDS = 0.05
 SLOT_RENEW_SECONDS = 5.0
 
@@ -93,6 +92,7 @@ class Dispatcher:
         self.policy = policy or RetryPolicy.from_settings()
         self.max_in_flight = max_in_flight or settings.DISPATCH_MAX_IN_FLIGHT
         self.budget = budget_seconds or settings.DISPATCH_TASK_SECONDS
+        self.idle = settings.DISPATCH_IDLE_SECONDS
         self.token = uuid.uuid4()
         self.owner = f"{os.getpid()}:{self.token.hex[:12]}"
         self.report = Report()
@@ -247,7 +247,7 @@ class Dispatcher:
                     claimed, gate_open = await self._claim(gateway, room)
                     if claimed:
                         last_work = now
-                    if not gate_open or (not claimed and now - last_work >= IDLE_SECONDS):
+                    if not gate_open or (not claimed and now - last_work >= self.idle):
                         claiming = False
                 if not claiming and not self._in_flight:
                     break
@@ -276,7 +276,8 @@ class Dispatcher:
         return self.report
 
     def close(self) -> None:
-        self._db.submit(connection.close).result()
+        # Close the helper thread's own connection (``connection`` resolves per thread).
+        self._db.submit(lambda: connection.close()).result()
         self._db.shutdown(wait=True)
 
 

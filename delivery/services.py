@@ -88,10 +88,7 @@ def messages_claim(*, limit: int, token: uuid.UUID) -> list[ClaimedMessage]:
             "mailing__send_window_end",
             "client__timezone",
         )
-        return [
-            ClaimedMessage(*row[:9], timezone=row[9] or "UTC")
-            for row in rows
-        ]
+        return [ClaimedMessage(*row[:9], timezone=row[9] or "UTC") for row in rows]
 
 
 _OUTCOME_STATUS = {

@@ -1,22 +1,39 @@
-"""An emulator of the external sending API (SPEC section 5), for `make run` and tests.
+"""An emulator of the external sending API (SPEC section 5), with fault injection.
 
-``POST /send/{msgId}`` with ``Authorization: Bearer <GATEWAY_TOKEN>`` and the JSON body
+``POST /send/{msgId}`` with ``Authorization: Bearer <token>`` and the JSON body
 ``{"id": msgId, "phone": 79001234567, "text": "..."}`` answers ``{"code": 0, "message":
-"OK"}``. It checks the token (when one is configured) and validates the body strictly,
-answering 400 with a reason otherwise. ``GET /stats`` reports deliveries and duplicate
-``msgId``s; ``POST /reset`` clears them.
+"OK"}`` after the configured latency. It checks the token (when one is set) and validates the
+body strictly (400 with a reason otherwise). Faults are drawn per request, in this order:
 
-Run: ``python -m gateway.emulator --port 8001`` (``make gateway``).
+- ``outage``: every connection is dropped without an answer (a full outage);
+- ``hang_rate``: no answer for ``hang_seconds`` (longer than the client's timeout), then 504;
+- ``rate_limit_rate``: 429 with ``Retry-After: retry_after``;
+- ``error_rate``: a 500, 502, 503 or 504;
+- ``garbage_rate``: a 200 whose body is not ``{"code": 0}`` (not JSON, another code, empty);
+- ``reject_rate``: a 400 (a permanent error for that message).
+
+A fault never delivers; only a success counts as a delivery. Every knob is a command-line flag
+and can be changed at run time: ``GET /control`` shows them, ``POST /control`` with a JSON
+object changes the given ones. ``GET /stats`` counts requests, deliveries and duplicate
+``msgId``s; ``GET /deliveries`` lists them (``?mailing_text=`` to filter); ``POST /reset``
+clears the counts.
+
+Run: ``python -m gateway.emulator --port 8001`` (``make gateway``), or in tests
+``Emulator`` in-process on a real socket.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import logging
 import os
+import random
+import threading
+import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from aiohttp import web
@@ -25,20 +42,72 @@ logger = logging.getLogger("gateway.emulator")
 
 
 @dataclass
-class Deliveries:
+class Faults:
+    latency_ms: float = 0.0
+    latency_jitter: float = 0.5  # latency is uniform in latency_ms * (1 ± jitter)
+    error_rate: float = 0.0
+    garbage_rate: float = 0.0
+    hang_rate: float = 0.0
+    hang_seconds: float = 30.0
+    rate_limit_rate: float = 0.0
+    retry_after: float = 1.0
+    reject_rate: float = 0.0
+    outage: bool = False
+
+    def update(self, changes: dict[str, Any]) -> None:
+        known = {f.name: f.type for f in fields(self)}
+        unknown = sorted(set(changes) - set(known))
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(unknown)}")
+        for name, value in changes.items():
+            current = getattr(self, name)
+            if isinstance(current, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name} must be true or false")
+            elif not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number")
+            setattr(self, name, value)
+
+
+@dataclass
+class Delivery:
+    id: int
+    phone: int
+    text: str
+    at: float
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
     by_id: Counter[int] = field(default_factory=Counter)
+    deliveries: list[Delivery] = field(default_factory=list)
+    keep_deliveries: bool = True
 
-    @property
-    def total(self) -> int:
-        return sum(self.by_id.values())
+    def as_dict(self) -> dict[str, Any]:
+        delivered = sum(self.by_id.values())
+        return {
+            "requests": self.requests,
+            "delivered": delivered,
+            "unique": len(self.by_id),
+            "duplicates": delivered - len(self.by_id),
+            "faults": dict(self.faults),
+        }
 
-    @property
-    def duplicates(self) -> int:
-        return sum(n - 1 for n in self.by_id.values() if n > 1)
 
-
-STATE = web.AppKey("state", Deliveries)
+FAULTS = web.AppKey("faults", Faults)
+STATS = web.AppKey("stats", Stats)
 TOKEN = web.AppKey("token", str)
+RNG = web.AppKey("rng", random.Random)
+
+OK_BODY = {"code": 0, "message": "OK"}
+GARBAGE = [
+    web.Response(status=200, text="<html>Service temporarily unavailable</html>"),
+    web.json_response({"code": 1, "message": "internal queue full"}),
+    web.json_response({"message": "OK"}),
+    web.Response(status=200, body=b""),
+]
 
 
 def _bad_request(reason: str) -> web.Response:
@@ -60,68 +129,217 @@ def _validate_body(body: Any, msg_id: int) -> str | None:
     return None
 
 
-async def send(request: web.Request) -> web.Response:
-    token = request.app[TOKEN]
+async def _latency(faults: Faults, rng: random.Random) -> None:
+    if faults.latency_ms > 0:
+        spread = faults.latency_ms * faults.latency_jitter
+        await asyncio.sleep(
+            max(0.0, rng.uniform(faults.latency_ms - spread, faults.latency_ms + spread)) / 1000
+        )
+
+
+def _draw_fault(faults: Faults, rng: random.Random) -> str | None:
+    for name, rate in (
+        ("hang", faults.hang_rate),
+        ("rate_limit", faults.rate_limit_rate),
+        ("error", faults.error_rate),
+        ("garbage", faults.garbage_rate),
+        ("reject", faults.reject_rate),
+    ):
+        if rate > 0 and rng.random() < rate:
+            return name
+    return None
+
+
+async def send(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    faults, stats, rng = app[FAULTS], app[STATS], app[RNG]
+    stats.requests += 1
+    if faults.outage:
+        stats.faults["outage"] += 1
+        if request.transport is not None:
+            request.transport.abort()
+        raise asyncio.CancelledError
+    token = app[TOKEN]
     if token:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return web.json_response({"code": 401, "message": "bad token"}, status=401)
     try:
         msg_id = int(request.match_info["msg_id"])
-    except ValueError:
-        return _bad_request("msgId must be an integer")
-    try:
         body = await request.json()
     except ValueError:
-        return _bad_request("body is not JSON")
+        return _bad_request("msgId must be an integer and the body JSON")
     reason = _validate_body(body, msg_id)
     if reason:
         return _bad_request(reason)
-    request.app[STATE].by_id[msg_id] += 1
-    return web.json_response({"code": 0, "message": "OK"})
+    fault = _draw_fault(faults, rng)
+    if fault == "hang":
+        stats.faults["hang"] += 1
+        await asyncio.sleep(faults.hang_seconds)
+        return web.json_response({"code": 504, "message": "hung"}, status=504)
+    await _latency(faults, rng)
+    if fault is not None:
+        stats.faults[fault] += 1
+    if fault == "rate_limit":
+        return web.json_response(
+            {"code": 429, "message": "slow down"},
+            status=429,
+            headers={"Retry-After": f"{faults.retry_after:g}"},
+        )
+    if fault == "error":
+        status = rng.choice([500, 502, 503, 504])
+        return web.json_response({"code": status, "message": "server error"}, status=status)
+    if fault == "garbage":
+        template = rng.choice(GARBAGE)
+        return web.Response(
+            status=200, body=template.body, content_type=template.content_type or "text/plain"
+        )
+    if fault == "reject":
+        return _bad_request("the operator rejected this number")
+    stats.by_id[msg_id] += 1
+    if stats.keep_deliveries:
+        stats.deliveries.append(Delivery(msg_id, body["phone"], body["text"], time.time()))
+    return web.json_response(OK_BODY)
 
 
-async def stats(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    return web.json_response(
-        {
-            "delivered": state.total,
-            "unique": len(state.by_id),
-            "duplicates": state.duplicates,
-        }
-    )
+async def control(request: web.Request) -> web.Response:
+    faults = request.app[FAULTS]
+    if request.method == "POST":
+        try:
+            changes = await request.json()
+            if not isinstance(changes, dict):
+                raise ValueError("send a JSON object of settings")
+            faults.update(changes)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        logger.info("faults changed: %s", changes)
+    return web.json_response(asdict(faults))
+
+
+async def stats_view(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STATS].as_dict())
+
+
+async def deliveries_view(request: web.Request) -> web.Response:
+    text = request.query.get("text")
+    rows = [asdict(d) for d in request.app[STATS].deliveries if text is None or d.text == text]
+    return web.json_response(rows)
 
 
 async def reset(request: web.Request) -> web.Response:
-    request.app[STATE].by_id.clear()
+    keep = request.app[STATS].keep_deliveries
+    request.app[STATS] = Stats(keep_deliveries=keep)
     return web.json_response({"ok": True})
 
 
-def make_app(*, token: str = "") -> web.Application:
+def make_app(
+    *,
+    token: str = "",
+    faults: Faults | None = None,
+    seed: int | None = None,
+    keep_deliveries: bool = True,
+) -> web.Application:
     app = web.Application()
-    app[STATE] = Deliveries()
+    app[FAULTS] = faults or Faults()
+    app[STATS] = Stats(keep_deliveries=keep_deliveries)
     app[TOKEN] = token
+    app[RNG] = random.Random(seed)  # noqa: S311 -- fault injection, not crypto
     app.router.add_post("/send/{msg_id}", send)
-    app.router.add_get("/stats", stats)
+    app.router.add_route("*", "/control", control)
+    app.router.add_get("/stats", stats_view)
+    app.router.add_get("/deliveries", deliveries_view)
     app.router.add_post("/reset", reset)
     return app
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Emulator of the SMS gateway's sending API.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8001")))
+    parser.add_argument("--seed", type=int, default=None, help="seed for the fault draws")
+    parser.add_argument(
+        "--no-delivery-log", action="store_true", help="count deliveries but do not list them"
+    )
+    defaults = Faults()
+    for f in fields(Faults):
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(getattr(defaults, f.name), bool):
+            parser.add_argument(flag, action="store_true")
+        else:
+            parser.add_argument(flag, type=float, default=getattr(defaults, f.name))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway: %(message)s")
+    faults = Faults(**{f.name: getattr(args, f.name) for f in fields(Faults)})
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway-emulator: %(message)s")
     token = os.environ.get("GATEWAY_TOKEN", "")
     logger.info(
-        "gateway emulator on http://%s:%s (token check %s)",
+        "listening on http://%s:%s (token check %s), faults %s",
         args.host,
         args.port,
         "on" if token else "off",
+        asdict(faults),
     )
-    web.run_app(make_app(token=token), host=args.host, port=args.port, print=None)
+    app = make_app(
+        token=token, faults=faults, seed=args.seed, keep_deliveries=not args.no_delivery_log
+    )
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
 
 
 if __name__ == "__main__":
     main()
+
+
+class EmulatorThread:
+    """The emulator on a real socket in a background thread (tests, benchmarks).
+
+    ``with EmulatorThread(token="t") as emu: emu.url, emu.faults, emu.stats``
+    """
+
+    def __init__(
+        self, *, token: str = "", faults: Faults | None = None, seed: int | None = 1
+    ) -> None:
+        self.app = make_app(token=token, faults=faults, seed=seed)
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def faults(self) -> Faults:
+        return self.app[FAULTS]
+
+    @property
+    def stats(self) -> Stats:
+        return self.app[STATS]
+
+    def __enter__(self) -> EmulatorThread:
+        started = threading.Event()
+
+        async def start() -> None:
+            self._runner = web.AppRunner(self.app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            port = self._runner.addresses[0][1]
+            self.url = f"http://127.0.0.1:{port}"
+            started.set()
+
+        def serve() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(start())
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name="gateway-emulator", daemon=True)
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError("the emulator did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        async def stop() -> None:
+            if self._runner is not None:
+                await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)

@@ -1,0 +1,309 @@
+"""The dispatcher in this process, against the real database and the emulator on a socket."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from clients.models import Client
+from clients.tests.factories import ClientFactory
+from delivery import services
+from delivery.dispatcher import dispatch_run
+from delivery.models import Circuit, GatewayState
+from delivery.policy import Decision, Kind
+from gateway.emulator import EmulatorThread
+from mailings import services as mailing_services
+from mailings.models import Mailing, MailingStatus, Message, MessageStatus
+from mailings.tests.factories import MailingFactory
+
+TOKEN = "dispatch-test-token"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def emulator(settings: Any) -> Iterator[EmulatorThread]:
+    with EmulatorThread(token=TOKEN) as emu:
+        settings.GATEWAY_URL = emu.url
+        settings.GATEWAY_TOKEN = TOKEN
+        settings.GATEWAY_TIMEOUT_SECONDS = 1.0
+        settings.DELIVERY_BACKOFF_BASE_SECONDS = 0.01
+        settings.DELIVERY_BACKOFF_CAP_SECONDS = 0.05
+        settings.DISPATCH_TASK_SECONDS = 5.0
+        settings.DISPATCH_IDLE_SECONDS = 0.1
+        yield emu
+
+
+def launch(n_clients: int, **mailing_fields: Any) -> Mailing:
+    for i in range(n_clients):
+        ClientFactory.create(phone=f"7916{i:07d}", **mailing_fields.pop("client_fields", {}))
+    now = timezone.now()
+    fields = {"start_at": now - timedelta(seconds=1), "end_at": now + timedelta(hours=1)}
+    mailing = MailingFactory.create(text="Hello from the test", **{**fields, **mailing_fields})
+    assert mailing_services.mailing_launch(mailing_id=mailing.pk)
+    return mailing
+
+
+def run_until_settled(mailing: Mailing, *, rounds: int = 40) -> None:
+    """Dispatch (as the scheduler would) until no message of the mailing is undelivered."""
+    for _ in range(rounds):
+        services.leases_recover()
+        dispatch_run()
+        if not Message.objects.filter(
+            mailing=mailing, status__in=[MessageStatus.PENDING, MessageStatus.SENDING]
+        ).exists():
+            return
+    raise AssertionError("messages are still undelivered")
+
+
+def statuses(mailing: Mailing) -> dict[str, int]:
+    result: dict[str, int] = {}
+    for status in Message.objects.filter(mailing=mailing).values_list("status", flat=True):
+        result[status] = result.get(status, 0) + 1
+    return result
+
+
+def test_every_message_is_delivered_once_with_the_right_body(emulator: EmulatorThread) -> None:
+    mailing = launch(50)
+
+    run_until_settled(mailing)
+
+    assert statuses(mailing) == {"sent": 50}
+    stats = emulator.stats.as_dict()
+    assert (stats["delivered"], stats["duplicates"]) == (50, 0)
+    by_id = {d.id: d for d in emulator.stats.deliveries}
+    for message in Message.objects.filter(mailing=mailing):
+        assert by_id[message.pk].phone == int(message.phone)
+        assert by_id[message.pk].text == "Hello from the test"
+        assert message.attempts == 1
+        assert message.sent_at is not None
+
+
+def test_thirty_percent_faults_of_every_kind_still_deliver_everything_once(
+    emulator: EmulatorThread,
+) -> None:
+    emulator.faults.update(
+        {
+            "error_rate": 0.1,
+            "garbage_rate": 0.1,
+            "rate_limit_rate": 0.05,
+            "hang_rate": 0.05,
+            "hang_seconds": 2,
+            "retry_after": 0,
+        }
+    )
+    mailing = launch(200)
+
+    run_until_settled(mailing, rounds=60)
+
+    assert statuses(mailing) == {"sent": 200}
+    stats = emulator.stats.as_dict()
+    assert (stats["delivered"], stats["unique"], stats["duplicates"]) == (200, 200, 0)
+    assert sum(stats["faults"].values()) > 30
+    print(f"\n30% faults: {stats}")
+
+
+def test_a_permanent_error_fails_the_message_after_one_attempt(emulator: EmulatorThread) -> None:
+    emulator.faults.update({"reject_rate": 1.0})
+    mailing = launch(3)
+
+    run_until_settled(mailing)
+
+    for message in Message.objects.filter(mailing=mailing):
+        assert (message.status, message.attempts) == (MessageStatus.FAILED, 1)
+        assert "400" in message.last_error
+    assert emulator.stats.requests == 3
+
+
+def test_transient_errors_spend_the_attempt_budget_then_fail(
+    emulator: EmulatorThread, settings: Any
+) -> None:
+    settings.DELIVERY_MAX_ATTEMPTS = 3
+    settings.BREAKER_FAILURE_THRESHOLD = 1000
+    emulator.faults.update({"error_rate": 1.0})
+    mailing = launch(2)
+
+    run_until_settled(mailing)
+
+    for message in Message.objects.filter(mailing=mailing):
+        assert (message.status, message.attempts) == (MessageStatus.FAILED, 3)
+        assert "after 3 attempts" in message.last_error
+    assert emulator.stats.requests == 6
+
+
+def test_a_429_spends_no_attempt(emulator: EmulatorThread, settings: Any) -> None:
+    settings.DELIVERY_MAX_ATTEMPTS = 2
+    emulator.faults.update({"rate_limit_rate": 1.0, "retry_after": 0})
+    mailing = launch(2)
+
+    for _ in range(4):
+        dispatch_run(budget_seconds=0.3)
+    assert set(Message.objects.filter(mailing=mailing).values_list("status", "attempts")) == {
+        (MessageStatus.PENDING, 0)
+    }
+    assert emulator.stats.requests >= 8
+
+    emulator.faults.update({"rate_limit_rate": 0.0})
+    run_until_settled(mailing)
+    assert statuses(mailing) == {"sent": 2}
+
+
+def test_wrong_credentials_pause_sending_and_blame_no_message(
+    emulator: EmulatorThread, settings: Any
+) -> None:
+    settings.GATEWAY_TOKEN = "wrong-token"
+    mailing = launch(5)
+
+    dispatch_run(max_in_flight=1)
+
+    state = GatewayState.objects.get()
+    assert (state.circuit, state.pause_reason) == (Circuit.OPEN, "credentials")
+    assert state.paused_until is not None and state.paused_until > timezone.now()
+    assert emulator.stats.requests == 1  # sending stopped at the first 401
+    assert set(Message.objects.filter(mailing=mailing).values_list("status", "attempts")) == {
+        (MessageStatus.PENDING, 0)
+    }
+    requests_before = emulator.stats.requests
+    dispatch_run()
+    assert emulator.stats.requests == requests_before  # paused: nothing is sent
+
+
+def test_the_breaker_opens_on_repeated_failures_then_probes_and_closes(
+    emulator: EmulatorThread, settings: Any
+) -> None:
+    settings.BREAKER_FAILURE_THRESHOLD = 5
+    settings.BREAKER_RESET_SECONDS = 0.3
+    emulator.faults.update({"error_rate": 1.0})
+    mailing = launch(30)
+
+    dispatch_run(max_in_flight=1)
+
+    state = GatewayState.objects.get()
+    assert (state.circuit, state.pause_reason) == (Circuit.OPEN, "circuit")
+    assert emulator.stats.requests == 5
+    attempts = sum(Message.objects.filter(mailing=mailing).values_list("attempts", flat=True))
+    assert attempts == 5  # the paused messages spent nothing
+
+    emulator.faults.update({"error_rate": 0.0})
+    dispatch_run()  # still paused: nothing sent
+    assert emulator.stats.requests == 5
+
+    GatewayState.objects.update(paused_until=timezone.now())
+    run_until_settled(mailing)
+    assert GatewayState.objects.get().circuit == Circuit.CLOSED
+    assert statuses(mailing) == {"sent": 30}
+
+
+def test_messages_wait_for_their_clients_window(emulator: EmulatorThread) -> None:
+    now = timezone.now()
+    open_zone, closed_zone = "UTC", "Asia/Tokyo"
+    # A window around now in UTC: open there; Tokyo is 9 hours ahead, so it is closed there.
+    start = (now - timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    end = (now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    ClientFactory.create(phone="79160000001", timezone=open_zone)
+    ClientFactory.create(phone="79160000002", timezone=closed_zone)
+    mailing = MailingFactory.create(
+        start_at=now - timedelta(seconds=1),
+        end_at=now + timedelta(days=2),
+        send_window_start=start,
+        send_window_end=end,
+    )
+    mailing_services.mailing_launch(mailing_id=mailing.pk)
+
+    dispatch_run()
+
+    sent = Message.objects.get(mailing=mailing, client__timezone=open_zone)
+    waiting = Message.objects.get(mailing=mailing, client__timezone=closed_zone)
+    assert sent.status == MessageStatus.SENT
+    assert (waiting.status, waiting.attempts) == (MessageStatus.PENDING, 0)
+    assert waiting.next_attempt_at is not None and waiting.next_attempt_at > now
+    local_opening = waiting.next_attempt_at.astimezone(ZoneInfo(closed_zone)).time()
+    assert local_opening == time(start.hour, start.minute)
+    assert [d.phone for d in emulator.stats.deliveries] == [79160000001]
+
+
+def test_a_window_that_does_not_open_before_the_end_expires_the_message(
+    emulator: EmulatorThread,
+) -> None:
+    now = timezone.now()
+    ClientFactory.create(phone="79160000001", timezone="UTC")
+    closed_from = (now + timedelta(hours=2)).time().replace(second=0, microsecond=0)
+    closed_to = (now + timedelta(hours=3)).time().replace(second=0, microsecond=0)
+    mailing = MailingFactory.create(
+        start_at=now - timedelta(seconds=1),
+        end_at=now + timedelta(hours=1),
+        send_window_start=closed_from,
+        send_window_end=closed_to,
+    )
+    mailing_services.mailing_launch(mailing_id=mailing.pk)
+
+    assert statuses(mailing) == {"expired": 1}
+    assert emulator.stats.requests == 0
+
+
+def test_a_dead_dispatchers_messages_are_sent_again_with_the_same_msgid(
+    emulator: EmulatorThread,
+) -> None:
+    mailing = launch(3)
+    message = Message.objects.filter(mailing=mailing).first()
+    assert message is not None
+    Message.objects.filter(pk=message.pk).update(
+        status=MessageStatus.SENDING, lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    run_until_settled(mailing)
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (MessageStatus.SENT, 2)
+    assert sorted(d.id for d in emulator.stats.deliveries) == sorted(
+        Message.objects.filter(mailing=mailing).values_list("id", flat=True)
+    )
+
+
+def test_outcomes_of_a_cancelled_mailing_do_not_bring_messages_back(
+    emulator: EmulatorThread,
+) -> None:
+    mailing = launch(1)
+    message = Message.objects.get(mailing=mailing)
+    token = uuid.uuid4()
+    claimed = services.messages_claim(limit=10, token=token)
+    assert [m.id for m in claimed] == [message.pk]
+
+    mailing_services.mailing_cancel(mailing=mailing)  # while the request is "in flight"
+    retry = Decision(Kind.RETRY, 1, timezone.now(), "503 from the gateway")
+    services.outcomes_write(token=token, outcomes=[services.Outcome(claimed[0], retry)])
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.CANCELLED
+
+
+def test_a_claim_never_takes_messages_of_a_cancelled_mailing(emulator: EmulatorThread) -> None:
+    mailing = launch(3)
+    Mailing.objects.filter(pk=mailing.pk).update(status=MailingStatus.CANCELLED)
+
+    assert services.messages_claim(limit=10, token=uuid.uuid4()) == []
+
+
+def test_two_dispatchers_never_send_a_message_twice(emulator: EmulatorThread) -> None:
+    emulator.faults.update({"latency_ms": 20})
+    mailing = launch(300)
+    threads = [
+        threading.Thread(target=dispatch_run, kwargs={"max_in_flight": 50}) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run_until_settled(mailing)
+
+    stats = emulator.stats.as_dict()
+    assert (stats["delivered"], stats["duplicates"]) == (300, 0)
+    assert statuses(mailing) == {"sent": 300}
+    assert Client.objects.count() == 300
