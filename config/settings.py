@@ -182,7 +182,11 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
+# Tasks are acknowledged on receipt. Recovery never relies on the broker redelivering a
+# task: due work lives in the database and every tick finds it again. (With late acks, a
+# broker connection loss while a task runs crashes the worker in kombu's Redis transport:
+# the unacked restore dereferences the closed connection.)
+CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -211,6 +215,8 @@ GATEWAY_TIMEOUT_SECONDS = env.float("GATEWAY_TIMEOUT_SECONDS", default=10.0)
 DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=10)
 DELIVERY_BACKOFF_BASE_SECONDS = env.float("DELIVERY_BACKOFF_BASE_SECONDS", default=1.0)
 DELIVERY_BACKOFF_CAP_SECONDS = env.float("DELIVERY_BACKOFF_CAP_SECONDS", default=300.0)
+# No request starts this close to a mailing's end time, so none reaches the gateway after it.
+DELIVERY_END_GUARD_SECONDS = env.float("DELIVERY_END_GUARD_SECONDS", default=0.25)
 # Circuit breaker: opens after this many consecutive transient failures, probes after RESET.
 BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=20)
 BREAKER_RESET_SECONDS = env.float("BREAKER_RESET_SECONDS", default=30.0)

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -93,6 +94,7 @@ class Dispatcher:
         self.max_in_flight = max_in_flight or settings.DISPATCH_MAX_IN_FLIGHT
         self.budget = budget_seconds or settings.DISPATCH_TASK_SECONDS
         self.idle = settings.DISPATCH_IDLE_SECONDS
+        self.end_guard = timedelta(seconds=settings.DELIVERY_END_GUARD_SECONDS)
         self.token = uuid.uuid4()
         self.owner = f"{os.getpid()}:{self.token.hex[:12]}"
         self.report = Report()
@@ -113,10 +115,15 @@ class Dispatcher:
 
     # --- one message --------------------------------------------------------------------
 
+    def _too_late(self, message: ClaimedMessage) -> bool:
+        """A request must reach the gateway before the end time, so none starts within
+        ``DELIVERY_END_GUARD_SECONDS`` of it."""
+        return timezone.now() + self.end_guard >= message.end_at
+
     def _precheck(self, message: ClaimedMessage) -> Decision | None:
-        """In-memory checks right before the request: end time, then the send window."""
+        """In-memory checks before the request: end time, then the send window."""
         now = timezone.now()
-        if now >= message.end_at:
+        if self._too_late(message):
             return Decision(Kind.EXPIRED, message.attempts, None, "the end time came first")
         start, end = message.window_start, message.window_end
         if start is None or end is None:
@@ -135,6 +142,9 @@ class Dispatcher:
         return Decision(Kind.DEFERRED, message.attempts, opening, "outside the send window")
 
     async def _send(self, gateway: GatewayClient, message: ClaimedMessage) -> Outcome:
+        if self._too_late(message):  # the task may have waited for the loop
+            expired = Decision(Kind.EXPIRED, message.attempts, None, "the end time came first")
+            return Outcome(message, expired)
         error: GatewayError | None = None
         started = time.perf_counter()
         metrics.IN_FLIGHT.inc()

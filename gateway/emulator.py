@@ -172,6 +172,7 @@ async def send(request: web.Request) -> web.StreamResponse:
     reason = _validate_body(body, msg_id)
     if reason:
         return _bad_request(reason)
+    arrived = time.time()  # a delivery is dated when the request arrived
     fault = _draw_fault(faults, rng)
     if fault == "hang":
         stats.faults["hang"] += 1
@@ -198,7 +199,7 @@ async def send(request: web.Request) -> web.StreamResponse:
         return _bad_request("the operator rejected this number")
     stats.by_id[msg_id] += 1
     if stats.keep_deliveries:
-        stats.deliveries.append(Delivery(msg_id, body["phone"], body["text"], time.time()))
+        stats.deliveries.append(Delivery(msg_id, body["phone"], body["text"], arrived))
     return web.json_response(OK_BODY)
 
 

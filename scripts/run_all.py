@@ -75,10 +75,13 @@ def commands(env: dict[str, str]) -> dict[str, list[str]]:
             "-A",
             "config",
             "worker",
+            "--queues",
+            "celery,dispatch",
             "--loglevel",
             "INFO",
+            # One process per dispatch slot, plus one so the scheduler tick never waits.
             "--concurrency",
-            env.get("WORKER_CONCURRENCY", "2"),
+            env.get("WORKER_CONCURRENCY", str(int(env.get("DISPATCH_SLOTS", "2")) + 1)),
         ],
         "beat": [
             str(BIN / "celery"),
