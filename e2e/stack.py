@@ -192,6 +192,8 @@ class Stack:
                     "2",
                     "--threads",
                     "4",
+                    "--config",
+                    "python:config.gunicorn",
                 ],
             )
             wait_until(lambda: self._port_open(self.web_port), timeout=30, what="gunicorn")

@@ -67,8 +67,9 @@ def commands(env: dict[str, str]) -> dict[str, list[str]]:
             env.get("WEB_CONCURRENCY", "2"),
             "--threads",
             "4",
-            "--access-logfile",
-            "-",
+            # Requests are logged by the app (core/middleware.py), with the ids they touch.
+            "--config",
+            "python:config.gunicorn",
         ],
         "worker": [
             str(BIN / "celery"),
