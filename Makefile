@@ -3,14 +3,15 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install lint typecheck unit gateway lock clean
+.PHONY: run test install lint typecheck unit deploy-check gateway lock clean
+K8S_MANIFESTS := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
@@ -19,8 +20,8 @@ install: $(STAMP)
 run: install
 	$(BIN)/python scripts/run_all.py
 
-## test: lint, type-check and the whole test suite.
-test: install lint typecheck unit
+## test: lint, type-check, validate the deployment files, and the whole test suite.
+test: install lint typecheck deploy-check unit
 
 lint: install
 	$(BIN)/ruff format --check .
@@ -32,13 +33,27 @@ typecheck: install
 unit: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## deploy-check: validate docker-compose.yml, the CI files and the Kubernetes manifests offline.
+deploy-check: install
+	@command -v docker-compose >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's docker-compose (to validate docker-compose.yml)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends docker-compose) >/dev/null; \
+	  else echo "docker-compose is missing: sudo apt-get install --no-install-recommends docker-compose" >&2; exit 1; fi; }
+	docker-compose --env-file .env.example config -q
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci.yml
+	$(BIN)/kubernetes-validate --strict --quiet $(K8S_MANIFESTS)
+
 ## gateway: the bundled gateway emulator alone, on GATEWAY_PORT (default 8001).
 gateway: install
 	$(BIN)/python -m gateway.emulator
 
-## lock: re-pin every dependency after changing pyproject.toml.
+## lock: re-pin every dependency after changing pyproject.toml (both lock files).
 lock: install
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	$(BIN)/python scripts/lock.py
 
 clean:
 	rm -rf $(VENV) .data staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -15,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from config.celery import app as celery_app
+from core.health import readiness
 from core.metrics import render_metrics
 
 logger = logging.getLogger(__name__)
@@ -61,28 +59,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _check_database() -> str | None:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def _check_broker() -> str | None:
-    try:
-        with celery_app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
-            conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: 200 when the database and the broker answer, 503 otherwise."""
-    checks = {"database": _check_database(), "broker": _check_broker()}
+    checks = readiness()
     failed = {name: error for name, error in checks.items() if error}
     for name, error in failed.items():
         logger.warning("readiness check failed: %s: %s", name, error)

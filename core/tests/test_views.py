@@ -163,3 +163,15 @@ def test_swagger_ui_is_served_without_internet(anon: APIClient) -> None:
     assert "swagger-ui" in html
     assert "cdn.jsdelivr.net" not in html
     assert "/api/schema/" in html
+
+
+@pytest.mark.django_db
+def test_check_ready_command_passes_with_the_real_services_and_fails_without_a_broker(
+    settings: Any,
+) -> None:
+    from django.core.management import CommandError, call_command
+
+    call_command("check_ready")
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    with pytest.raises(CommandError, match="broker"):
+        call_command("check_ready")

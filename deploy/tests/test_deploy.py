@@ -1,0 +1,138 @@
+"""The deployment files agree with the code: same dependencies, only settings it reads."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+
+# Variables read outside config/settings.py: by the process runners, gunicorn and prometheus.
+READ_ELSEWHERE = {"DJANGO_SETTINGS_MODULE", "PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
+# Variables only the containers of PostgreSQL itself read (docker-compose's postgres service).
+POSTGRES_IMAGE = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}
+
+
+def settings_read() -> set[str]:
+    source = (ROOT / "config" / "settings.py").read_text()
+    return set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z0-9_]+)"', source)) | READ_ELSEWHERE
+
+
+def lock_pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith(("#", "-")):
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def k8s_documents() -> list[dict]:
+    docs = []
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name != "kustomization.yaml":
+            docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def test_the_image_installs_the_lock_that_make_installs() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    dev_lock = (ROOT / "requirements-dev.lock").read_text()
+
+    assert "COPY requirements.lock /tmp/requirements.lock" in dockerfile
+    assert "pip install -r /tmp/requirements.lock" in dockerfile
+    assert "-r requirements.lock" in dev_lock.splitlines()
+
+
+def test_the_runtime_lock_pins_every_dependency_of_the_project_within_its_range() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = lock_pins(ROOT / "requirements.lock")
+
+    for spec in project["dependencies"]:
+        requirement = Requirement(spec)
+        name = requirement.name.lower().replace("_", "-")
+        assert name in pins, f"{name} is not in requirements.lock: run make lock"
+        assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} vs {spec}"
+
+
+def test_the_dev_lock_adds_only_tools_and_pins_none_of_the_runtime_twice() -> None:
+    runtime = lock_pins(ROOT / "requirements.lock")
+    dev = lock_pins(ROOT / "requirements-dev.lock")
+
+    assert not set(runtime) & set(dev)
+    for spec in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["dev"]:
+        name = Requirement(spec).name.lower().replace("_", "-")
+        assert name in dev or name in runtime, name
+
+
+def test_kubernetes_sets_only_settings_the_code_reads_and_every_required_one() -> None:
+    set_by_k8s: set[str] = set()
+    for doc in k8s_documents():
+        if doc["kind"] in ("ConfigMap", "Secret"):
+            set_by_k8s |= set(doc.get("data", {})) | set(doc.get("stringData", {}))
+
+    assert set_by_k8s - settings_read() == set()
+    assert {
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "GATEWAY_URL",
+        "GATEWAY_TOKEN",
+    } <= set_by_k8s
+
+
+def test_compose_and_env_example_set_only_settings_the_code_reads() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    example = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    app_env = set(compose["x-app"]["environment"])
+
+    assert app_env - settings_read() == set()
+    assert example - settings_read() - POSTGRES_IMAGE == set()
+    assert {"SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL"} <= app_env
+
+
+def test_every_workload_reads_the_config_and_the_secret() -> None:
+    for doc in k8s_documents():
+        if doc["kind"] not in ("Deployment", "Job"):
+            continue
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
+            assert refs == {"mailing-config", "mailing-secrets"}, doc["metadata"]["name"]
+            assert container["resources"]["requests"] and container["resources"]["limits"]
+
+
+def test_web_probes_use_healthz_and_readyz_and_beat_is_a_single_recreated_replica() -> None:
+    by_name = {d["metadata"]["name"]: d for d in k8s_documents() if d["kind"] == "Deployment"}
+    web = by_name["mailing-web"]["spec"]["template"]["spec"]["containers"][0]
+    beat = by_name["mailing-beat"]["spec"]
+
+    assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert beat["replicas"] == 1
+    assert beat["strategy"]["type"] == "Recreate"
+
+
+def test_the_kustomization_lists_every_manifest() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+
+    assert set(kustomization["resources"]) == files
+    assert {d["metadata"].get("namespace", "mailing") for d in k8s_documents()} == {"mailing"}
+
+
+def test_the_secret_template_holds_no_real_secret() -> None:
+    secret = next(d for d in k8s_documents() if d["kind"] == "Secret")
+    for name, value in secret["stringData"].items():
+        if name in ("SECRET_KEY", "GATEWAY_TOKEN", "ADMIN_PASSWORD"):
+            assert "replace" in value, name
