@@ -3,8 +3,10 @@ sockets, against the test database (PostgreSQL or SQLite) and broker (Redis or f
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,11 +67,21 @@ def counts(mailing_id: int) -> dict[str, int]:
     return result
 
 
+def sent_metric(live: Stack) -> float:
+    """``mailing_messages_total{outcome="sent"}`` as the web server reports it, summed over
+    every worker process through PROMETHEUS_MULTIPROC_DIR."""
+    with urllib.request.urlopen(f"{live.web_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    match = re.search(r'^mailing_messages_total\{outcome="sent"\} (\S+)$', text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
 def test_immediate_start_delivers_to_exactly_the_filtered_clients_once(live: Stack) -> None:
     targets = make_clients(30, prefix="7900", tag="vip")
     make_clients(20, prefix="7900", tag="other")
     make_clients(20, prefix="7916", tag="vip")
     api = api_for(live)
+    sent_before = sent_metric(live)
 
     created = create_mailing(api, "Only VIPs of 900", filter={"operator_code": "900", "tag": "vip"})
     mailing = wait_finished(created["id"], timeout=30)
@@ -83,6 +95,8 @@ def test_immediate_start_delivers_to_exactly_the_filtered_clients_once(live: Sta
     assert first - datetime.fromisoformat(created["start_at"]).timestamp() <= 2.0
     stats = api.call("GET", f"/api/mailings/{mailing.pk}/message_statistics/")
     assert stats["by_status"]["sent"] == len(deliveries) == 30
+    # The metric counts the same deliveries, whichever worker process made them.
+    assert sent_metric(live) - sent_before == 30
     print(
         f"\nimmediate start: first delivery {first - mailing.start_at.timestamp():.2f}s after start"
     )
