@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install lint typecheck unit deploy-check gateway lock clean
+.PHONY: run test install lint typecheck unit deploy-check gateway lock bench clean
 K8S_MANIFESTS := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
@@ -57,3 +57,7 @@ lock: install
 
 clean:
 	rm -rf $(VENV) .data staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+## bench: the performance benchmarks (BENCH_ARGS="--size small --configs embedded --only 1,4").
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -84,6 +84,8 @@ class Stats:
     by_id: Counter[int] = field(default_factory=Counter)
     deliveries: list[Delivery] = field(default_factory=list)
     keep_deliveries: bool = True
+    first_delivery_at: float | None = None
+    last_delivery_at: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         delivered = sum(self.by_id.values())
@@ -93,6 +95,8 @@ class Stats:
             "unique": len(self.by_id),
             "duplicates": delivered - len(self.by_id),
             "faults": dict(self.faults),
+            "first_delivery_at": self.first_delivery_at,
+            "last_delivery_at": self.last_delivery_at,
         }
 
 
@@ -198,6 +202,9 @@ async def send(request: web.Request) -> web.StreamResponse:
     if fault == "reject":
         return _bad_request("the operator rejected this number")
     stats.by_id[msg_id] += 1
+    if stats.first_delivery_at is None:
+        stats.first_delivery_at = arrived
+    stats.last_delivery_at = arrived
     if stats.keep_deliveries:
         stats.deliveries.append(Delivery(msg_id, body["phone"], body["text"], arrived))
     return web.json_response(OK_BODY)
