@@ -23,7 +23,7 @@ def insert_clients(n: int, *, offset: int = 0, tag: str = "", zone: str = "UTC")
     now = "now()" if connection.vendor == "postgresql" else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{_series(n)} INSERT INTO clients_client (phone, operator_code, tag, timezone, created_at) "  # noqa: S608
+            f"{_series(n)} INSERT INTO clients_client (phone, operator_code, tag, timezone, created_at) "
             f"SELECT {phone_sql(offset)}, '900', %s, %s, {now} FROM s",
             [tag, zone],
         )
@@ -47,4 +47,4 @@ def truncate_all() -> None:
             cursor.execute(f"TRUNCATE {', '.join(tables + extra)} RESTART IDENTITY CASCADE")
         else:
             for table in tables + extra:
-                cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+                cursor.execute(f"DELETE FROM {table}")

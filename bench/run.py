@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         from bench import suite
 
-        rows = suite.run(args.child, SIZES[args.size], only)
-        Path(args.out).write_text(json.dumps([asdict(r) for r in rows]))
+        child_rows = suite.run(args.child, SIZES[args.size], only)
+        Path(args.out).write_text(json.dumps([asdict(r) for r in child_rows]))
         return 0
 
     started = time.time()

@@ -9,23 +9,30 @@ from __future__ import annotations
 from celery import shared_task
 
 from delivery import breaker, dispatcher, services
+from mailings import counters
 from mailings import services as mailing_services
 
 
 @shared_task(name="delivery.tasks.dispatch", ignore_result=True)
 def dispatch() -> None:
-    dispatcher.dispatch_run()
+    """Run one dispatcher; when its time budget ends with work still due, hand over to a
+    fresh one at once rather than at the next tick."""
+    report = dispatcher.dispatch_run()
+    if report is not None and report.claimed and services.due_work_exists():
+        dispatch.delay()
 
 
 @shared_task(name="delivery.tasks.tick", ignore_result=True)
 def tick() -> None:
     """1. Launch mailings whose start has come. 2. Expire what passed its end time.
     3. Return messages of dead dispatchers. 4. Finish mailings with nothing left to send.
-    5. Start a dispatcher if work is due, sending is allowed and a slot is free."""
+    5. Fold the message-count deltas into the totals. 6. Start a dispatcher if work is
+    due, sending is allowed and a slot is free."""
     for mailing_id in mailing_services.mailings_due_for_launch():
         mailing_services.mailing_launch(mailing_id=mailing_id)
     mailing_services.mailings_finish_ended()
     services.leases_recover()
     mailing_services.mailings_finish_completed()
+    counters.counts_compact()
     if services.due_work_exists() and services.slot_free() and not breaker.sending_paused():
         dispatch.delay()

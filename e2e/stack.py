@@ -137,6 +137,10 @@ class Stack:
         self._spawn(
             name,
             [
+                # Workers yield the CPU to the web server, as in `make run`.
+                "nice",
+                "-n",
+                self.env.get("WORKER_NICE", "10"),
                 str(BIN / "celery"),
                 "-A",
                 "config",

@@ -116,7 +116,7 @@ class GatewayClient:
     """
 
     def __init__(
-        self, base_url: str, token: str, *, timeout: float = 10.0, max_in_flight: int = 300
+        self, base_url: str, token: str, *, timeout: float = 10.0, max_in_flight: int = 500
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}

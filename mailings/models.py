@@ -79,7 +79,10 @@ class Mailing(models.Model):
 class Message(models.Model):
     """One mailing's message to one client; its id is the gateway's ``msgId``."""
 
-    mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: (mailing, client) and (mailing, status) both start with it.
+    mailing = models.ForeignKey(
+        Mailing, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     client = models.ForeignKey(
         "clients.Client", on_delete=models.SET_NULL, null=True, related_name="messages"
     )
@@ -111,10 +114,43 @@ class Message(models.Model):
         indexes = [
             # Statistics count by (mailing, status); the dispatcher claims due pending ones.
             models.Index(fields=["mailing", "status"], name="message_mailing_status"),
+            # Also serves the scheduler's search for lapsed leases among the few sending ones.
             models.Index(fields=["status", "next_attempt_at"], name="message_status_due"),
-            # The scheduler looks for lapsed leases among sending messages.
-            models.Index(fields=["status", "lease_expires_at"], name="message_status_lease"),
         ]
 
     def __str__(self) -> str:
         return f"Message {self.pk} ({self.status})"
+
+
+class MessageCount(models.Model):
+    """How many messages a mailing has in a status: the statistics' source.
+
+    Database triggers on the message table append a row to ``MessageCountDelta`` for every
+    change of status (one row per mailing and status per statement on PostgreSQL); the
+    scheduler tick folds the deltas into these totals. Readers add the pending deltas in the
+    same statement (``mailings.selectors``), so counts are exact at every moment, and reading
+    them never scans the messages.
+    """
+
+    mailing_id = models.BigIntegerField()
+    status = models.CharField(max_length=16)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mailing_id", "status"], name="message_count_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailing_id}/{self.status}: {self.count}"
+
+
+class MessageCountDelta(models.Model):
+    """A change to ``MessageCount`` not yet folded in (append-only: writers never contend)."""
+
+    mailing_id = models.BigIntegerField(db_index=True)
+    status = models.CharField(max_length=16)
+    delta = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.mailing_id}/{self.status}: {self.delta:+d}"

@@ -22,6 +22,8 @@ from mailings.models import (
     Mailing,
     MailingStatus,
     Message,
+    MessageCount,
+    MessageCountDelta,
     MessageStatus,
 )
 
@@ -197,6 +199,8 @@ def mailing_delete(*, mailing: Mailing) -> None:
         # One DELETE for the messages instead of Django's collect-then-delete.
         deleted, _ = Message.objects.filter(mailing_id=mailing_id).delete()
         Mailing.objects.filter(pk=mailing_id).delete()
+        MessageCount.objects.filter(mailing_id=mailing_id).delete()
+        MessageCountDelta.objects.filter(mailing_id=mailing_id).delete()
     logger.info("mailing deleted", extra={"mailing_id": mailing_id, "deleted_messages": deleted})
 
 

@@ -72,6 +72,10 @@ def commands(env: dict[str, str]) -> dict[str, list[str]]:
             "python:config.gunicorn",
         ],
         "worker": [
+            # Sending yields the CPU to the API when both want it (the API stays fast).
+            "nice",
+            "-n",
+            env.get("WORKER_NICE", "10"),
             str(BIN / "celery"),
             "-A",
             "config",
