@@ -3,9 +3,11 @@
 1. Read rows one at a time (a CSV file is streamed, never loaded whole).
 2. Validate each row with the same rules as the API (``clients.validation``); a phone seen
    earlier in the same input is rejected as a duplicate of that line.
-3. Every few thousand valid rows: look up which phones exist, then upsert them with one
-   ``INSERT … ON CONFLICT (phone) DO UPDATE`` per set of given columns, so an empty cell
-   keeps an existing client's value and takes the default for a new client.
+3. Stage the valid rows in a temporary table (``COPY`` on PostgreSQL), a few thousand at a
+   time, so memory stays flat whatever the size of the input.
+4. In the database: report phones repeated in the input (each later line is a duplicate of
+   the first), ``UPDATE`` existing clients with the given cells (an empty cell keeps the
+   current value), ``INSERT`` the new ones with defaults for empty cells.
 
 All of it runs in one transaction: an input that cannot be read at all (bad header, not
 UTF-8) is a 400 and writes nothing.
@@ -16,13 +18,12 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clients import validation
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 COLUMNS = ("phone", "operator_code", "tag", "timezone")
 OPTIONAL_COLUMNS = ("operator_code", "tag", "timezone")
-CHUNK_ROWS = 5000
+CHUNK_ROWS = 10_000
 REQUIRED = "This field is required."
 
 # A row to import: its line and either its cells or, for a malformed row, the reason.
@@ -45,18 +46,6 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class _CleanRow:
-    phone: str
-    operator_code: str | None
-    tag: str | None
-    timezone: str | None
-
-    @property
-    def given(self) -> tuple[str, ...]:
-        return tuple(name for name in OPTIONAL_COLUMNS if getattr(self, name) is not None)
 
 
 def csv_rows(binary: IO[bytes]) -> Iterator[RawRow]:
@@ -120,16 +109,40 @@ def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _clean_row(raw: Mapping[str, Any]) -> tuple[_CleanRow | None, dict[str, list[str]]]:
+_CHECKS: dict[str, Callable[[Any], str]] = {
+    "phone": validation.clean_phone,
+    "operator_code": validation.clean_operator_code,
+    "tag": validation.clean_tag,
+    "timezone": lambda v: validation.clean_timezone(v.strip() if isinstance(v, str) else v),
+}
+
+
+def _fast_row(raw: Mapping[str, Any]) -> tuple[str, str | None, str | None, str | None] | None:
+    """The common case without exceptions: already-clean text cells. None: take the slow path."""
+    phone = raw.get("phone")
+    code = raw.get("operator_code") or None
+    tag = raw.get("tag") or None
+    zone = raw.get("timezone") or None
+    if not (isinstance(phone, str) and len(phone) == 11 and phone[0] == "7" and phone.isdigit()):
+        return None
+    if code is not None and not (isinstance(code, str) and len(code) == 3 and code.isdigit()):
+        return None
+    if tag is not None and not (isinstance(tag, str) and len(tag) <= validation.TAG_MAX_LENGTH):
+        return None
+    if zone is not None and zone not in validation.known_timezones():
+        return None
+    return phone, code, tag, zone
+
+
+def _clean_row(
+    raw: Mapping[str, Any],
+) -> tuple[tuple[str, str | None, str | None, str | None] | None, dict[str, list[str]]]:
+    fast = _fast_row(raw)
+    if fast is not None:
+        return fast, {}
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, str | None] = {}
-    checks = {
-        "phone": validation.clean_phone,
-        "operator_code": validation.clean_operator_code,
-        "tag": validation.clean_tag,
-        "timezone": lambda v: validation.clean_timezone(v.strip() if isinstance(v, str) else v),
-    }
-    for name, clean in checks.items():
+    for name, clean in _CHECKS.items():
         value = raw.get(name)
         if _is_empty(value):
             if name == "phone":
@@ -142,7 +155,9 @@ def _clean_row(raw: Mapping[str, Any]) -> tuple[_CleanRow | None, dict[str, list
             errors[name] = [str(exc)]
     if errors:
         return None, errors
-    return _CleanRow(**cleaned), {}  # type: ignore[arg-type]
+    phone = cleaned["phone"]
+    assert phone is not None  # noqa: S101 -- a missing phone is an error above
+    return (phone, cleaned["operator_code"], cleaned["tag"], cleaned["timezone"]), {}
 
 
 def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
@@ -151,58 +166,83 @@ def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
         yield chunk
 
 
-def _upsert(rows: list[_CleanRow], result: ImportResult) -> None:
-    phones = [row.phone for row in rows]
-    existing = set(Client.objects.filter(phone__in=phones).values_list("phone", flat=True))
-    result.updated += len(existing)
-    result.created += len(rows) - len(existing)
+STAGE = "clients_import_rows"
+StageRow = tuple[int, str, str | None, str | None, str | None]
 
-    now = timezone.now()
-    by_given: dict[tuple[str, ...], list[Client]] = defaultdict(list)
-    for row in rows:
-        by_given[row.given].append(
-            Client(
-                phone=row.phone,
-                operator_code=row.operator_code or validation.operator_code_from_phone(row.phone),
-                tag=row.tag if row.tag is not None else "",
-                timezone=row.timezone or validation.DEFAULT_TIMEZONE,
-                created_at=now,
-            )
+
+def _stage_create(cursor: Any) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {STAGE} (line integer, phone varchar(11), "
+        "operator_code varchar(3), tag varchar(64), timezone varchar(64))"
+    )
+
+
+def _stage_write(cursor: Any, rows: list[StageRow]) -> None:
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(
+            f"COPY {STAGE} (line, phone, operator_code, tag, timezone) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cursor.executemany(f"INSERT INTO {STAGE} VALUES (%s, %s, %s, %s, %s)", rows)  # noqa: S608
+
+
+def _stage_apply(cursor: Any, result: ImportResult) -> None:
+    """Report in-file duplicates, then update existing phones and insert new ones."""
+    cursor.execute(
+        "SELECT line, first FROM (SELECT line, min(line) OVER (PARTITION BY phone) AS first "  # noqa: S608
+        f"FROM {STAGE}) d WHERE line > first ORDER BY line"
+    )
+    duplicates = cursor.fetchall()
+    for line, first in duplicates:
+        result.rejected.append({"line": line, "errors": {"phone": [f"Duplicate of line {first}."]}})
+    if duplicates:
+        cursor.execute(
+            f"DELETE FROM {STAGE} WHERE line IN (SELECT line FROM (SELECT line, "  # noqa: S608
+            f"min(line) OVER (PARTITION BY phone) AS first FROM {STAGE}) d WHERE line > first)"
         )
-    for given, clients in by_given.items():
-        if given:
-            Client.objects.bulk_create(
-                clients,
-                batch_size=1000,
-                update_conflicts=True,
-                unique_fields=["phone"],
-                update_fields=list(given),
-            )
-        else:  # only the phone: an existing client keeps everything
-            Client.objects.bulk_create(clients, batch_size=1000, ignore_conflicts=True)
+    table = Client._meta.db_table
+    cursor.execute(
+        f"UPDATE {table} SET operator_code = COALESCE(s.operator_code, {table}.operator_code), "  # noqa: S608
+        f"tag = COALESCE(s.tag, {table}.tag), timezone = COALESCE(s.timezone, {table}.timezone) "
+        f"FROM {STAGE} s WHERE {table}.phone = s.phone"
+    )
+    result.updated = max(cursor.rowcount, 0)
+    stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    cursor.execute(
+        f"INSERT INTO {table} (phone, operator_code, tag, timezone, created_at) "  # noqa: S608
+        "SELECT s.phone, COALESCE(s.operator_code, substr(s.phone, 2, 3)), "
+        f"COALESCE(s.tag, ''), COALESCE(s.timezone, %s), %s FROM {STAGE} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} c WHERE c.phone = s.phone) "
+        "ON CONFLICT (phone) DO NOTHING",
+        [validation.DEFAULT_TIMEZONE, stamp],
+    )
+    result.created = max(cursor.rowcount, 0)
+    cursor.execute(f"DROP TABLE {STAGE}")
 
 
 def clients_import(*, rows: Iterable[RawRow]) -> ImportResult:
     """Validate and upsert every row; report each rejected one with its line and reason."""
     result = ImportResult()
-    first_line: dict[str, int] = {}
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
+        _stage_create(cursor)
         for chunk in _chunks(rows, CHUNK_ROWS):
-            valid: list[_CleanRow] = []
+            valid: list[StageRow] = []
             for line, raw in chunk:
                 if isinstance(raw, str):
                     result.rejected.append({"line": line, "errors": {"non_field_errors": [raw]}})
                     continue
                 row, errors = _clean_row(raw)
-                if row is not None and row.phone in first_line:
-                    errors = {"phone": [f"Duplicate of line {first_line[row.phone]}."]}
-                if row is None or errors:
+                if row is None:
                     result.rejected.append({"line": line, "errors": errors})
                     continue
-                first_line[row.phone] = line
-                valid.append(row)
+                valid.append((line, *row))
             if valid:
-                _upsert(valid, result)
+                _stage_write(cursor, valid)
+        _stage_apply(cursor, result)
+    result.rejected.sort(key=lambda row: row["line"])
     logger.info(
         "clients imported",
         extra={
