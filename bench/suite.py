@@ -314,6 +314,9 @@ def generate_statistics_data(n_messages: int, n_mailings: int) -> list[int]:
             )
             progress(f"  {start + size:,} of {n_messages:,} messages generated")
         cursor.execute("ANALYZE")
+    from mailings import counters
+
+    counters.counts_compact()  # what the next scheduler tick would do
     return ids
 
 
@@ -416,6 +419,21 @@ def run(config: str, sizes: dict[str, int], only: set[int]) -> list[Row]:
                 f"   {result['rate']:,.0f} msg/s = {ratio:.2f} of the limit, worker peak {memory.peak_process_mib:.0f} MiB"
             )
             stack.reset_gateway()
+
+        if config == "postgres" and wanted(7):
+            progress("7: API load alone, nothing sending (for comparison)")
+            stop = threading.Event()
+            alone: dict[str, list[float]] = {}
+            loader = threading.Thread(
+                target=lambda: alone.update(
+                    api_load(stack.web_url, api.token, stop, pace=API_PACE_SECONDS)
+                )
+            )
+            loader.start()
+            time.sleep(20 if sizes["slow"] > 10_000 else 3)
+            stop.set()
+            loader.join()
+            rows += api_rows(alone, "nothing sending")
 
         if config == "postgres" and wanted(3, 7):
             n = sizes["slow"]

@@ -193,7 +193,7 @@ class Stack:
                     "--bind",
                     f"127.0.0.1:{self.web_port}",
                     "--workers",
-                    "2",
+                    self.env.get("WEB_CONCURRENCY", str(min(2 * (os.cpu_count() or 1) + 1, 8))),
                     "--threads",
                     "4",
                     "--config",

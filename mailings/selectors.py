@@ -47,7 +47,9 @@ def statistics_overview() -> dict[str, Any]:
 
 
 def mailing_messages(*, mailing: Mailing, status: str | None = None) -> QuerySet[Message]:
-    messages = Message.objects.filter(mailing=mailing).order_by("id")
+    """A mailing's messages in client order (the order of its indexes: a page is a short
+    index range however many messages the mailing has)."""
+    messages = Message.objects.filter(mailing=mailing).order_by("client_id", "id")
     if status:
         messages = messages.filter(status=status)
     return messages

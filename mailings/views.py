@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.openapi import CONFLICT, ERROR_RESPONSES, NOT_FOUND, VALIDATION_ERROR
-from core.pagination import paginate
+from core.pagination import KnownCount, paginate
 from mailings import selectors, services
-from mailings.models import Mailing, MessageStatus
+from mailings.models import Mailing, Message, MessageStatus
 from mailings.serializers import (
     MailingSerializer,
     MailingStatisticsRowSerializer,
@@ -185,10 +185,10 @@ class MailingViewSet(
         query = MessageStatusQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         counts = selectors.message_counts(mailing_ids=[mailing.pk])
-        messages = selectors.mailing_messages(
-            mailing=mailing, status=query.validated_data.get("status")
-        )
-        page = paginate(self, messages)
+        status = query.validated_data.get("status")
+        messages = selectors.mailing_messages(mailing=mailing, status=status)
+        known = counts[mailing.pk]["by_status"][status] if status else counts[mailing.pk]["total"]
+        page: list[Message] = paginate(self, KnownCount(messages, known))
         paginated = self.get_paginated_response(MessageSerializer(page, many=True).data).data
         mailing_data = MailingSerializer(
             mailing, context={**self.get_serializer_context(), "message_counts": counts}

@@ -51,6 +51,11 @@ def prepare_environment() -> dict[str, str]:
     return env
 
 
+def default_web_concurrency() -> int:
+    """gunicorn's advice, 2 x cores + 1, at most 8."""
+    return min(2 * (os.cpu_count() or 1) + 1, 8)
+
+
 def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -64,7 +69,7 @@ def commands(env: dict[str, str]) -> dict[str, list[str]]:
             "--bind",
             f"0.0.0.0:{env.get('PORT', '8000')}",
             "--workers",
-            env.get("WEB_CONCURRENCY", "2"),
+            env.get("WEB_CONCURRENCY", str(default_web_concurrency())),
             "--threads",
             "4",
             # Requests are logged by the app (core/middleware.py), with the ids they touch.
