@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import statistics
 import tempfile
 import threading
@@ -98,6 +99,41 @@ class PeakMemory:
         self._thread.join()
 
 
+def cpu_seconds_by_role(stack: Any) -> dict[str, float]:
+    """CPU time (user + system) used so far by each role's processes on this machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    groups = {p.pid: re.sub(r"\d.*$", "", name) for name, p in stack.procs.items()}
+    me = os.getpid()
+    totals: dict[str, float] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw.rsplit(")", 1)[1].split()
+        pgrp, used = int(fields[2]), (int(fields[11]) + int(fields[12])) / tick
+        if pgrp in groups:
+            role = groups[pgrp]
+        elif comm.startswith("postgres"):
+            role = "postgres"
+        elif int(pid) == me:
+            role = "load generator (bench)"
+        else:
+            continue
+        totals[role] = totals.get(role, 0.0) + used
+    return totals
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    cores = os.cpu_count() or 1
+    used = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    parts = sorted(used.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v / seconds / cores:.0%}" for k, v in parts if v > 0.01 * seconds)
+
+
 def group_of(stack: Any, prefix: str) -> Callable[[], list[int]]:
     return lambda: [p.pid for name, p in stack.procs.items() if name.startswith(prefix)]
 
@@ -172,6 +208,7 @@ def api_load(
     stop: threading.Event,
     concurrency: int = 50,
     pace: float = 0.0,
+    run: int = 1,
 ) -> dict[str, list[float]]:
     """`concurrency` clients alternating GET /api/clients/ and POST /api/clients/, each
     pausing about `pace` seconds between requests (0: back to back, a saturation test)."""
@@ -189,7 +226,7 @@ def api_load(
             latencies["get"].append(time.perf_counter() - started)
             await asyncio.sleep(pace * random.random() * 2)
             started = time.perf_counter()
-            phone = f"78{n:03d}{i:06d}"
+            phone = f"78{run}{n:02d}{i:06d}"  # unique per run, client and request
             async with session.post(f"{base_url}/api/clients/", json={"phone": phone}) as response:
                 await response.read()
                 assert response.status == 201, response.status
@@ -426,7 +463,7 @@ def run(config: str, sizes: dict[str, int], only: set[int]) -> list[Row]:
             alone: dict[str, list[float]] = {}
             loader = threading.Thread(
                 target=lambda: alone.update(
-                    api_load(stack.web_url, api.token, stop, pace=API_PACE_SECONDS)
+                    api_load(stack.web_url, api.token, stop, pace=API_PACE_SECONDS, run=1)
                 )
             )
             loader.start()
@@ -446,13 +483,18 @@ def run(config: str, sizes: dict[str, int], only: set[int]) -> list[Row]:
             load: dict[str, list[float]] = {}
             loader = threading.Thread(
                 target=lambda: load.update(
-                    api_load(stack.web_url, api.token, stop, pace=API_PACE_SECONDS)
+                    api_load(stack.web_url, api.token, stop, pace=API_PACE_SECONDS, run=2)
                 )
             )
             if wanted(7):
                 loader.start()
+            cpu_before, started = cpu_seconds_by_role(stack), time.monotonic()
             try:
                 result = run_mailing(stack, api, "b3", n, timeout=max(180, n / 50))
+                share = cpu_share(
+                    cpu_before, cpu_seconds_by_role(stack), time.monotonic() - started
+                )
+                progress(f"   CPU of the {os.cpu_count()} cores during 3: {share}")
             finally:
                 stop.set()
                 if loader.is_alive():
@@ -466,7 +508,8 @@ def run(config: str, sizes: dict[str, int], only: set[int]) -> list[Row]:
                     ">= 2,000 msg/s",
                     result["rate"] >= 2000,
                     f"{result['duplicates']} duplicates"
-                    + ("; with the API load of 7" if wanted(7) else ""),
+                    + ("; with the API load of 7" if wanted(7) else "")
+                    + f"; CPU: {share}",
                 )
             )
             progress(f"   {result['rate']:,.0f} msg/s")
