@@ -10,11 +10,12 @@ One dispatcher runs inside one ``delivery.tasks.dispatch`` task, holding one of 
    end. Then, per message, in memory: the end time has not come and the client's local
    time is inside the send window (otherwise the message is deferred to the next opening).
 3. Send each one as its own asyncio task over one aiohttp session. No database
-   transaction is open while requests are in flight: the database runs in one helper
-   thread, and the event loop only waits for it.
+   transaction is open while requests are in flight: the database runs in two helper
+   threads (claims; writes), and the event loop only waits for the claims.
 4. As requests finish, decide each message's next state (``policy.decide``) and write the
-   outcomes in bulk every ``FLUSH_SECONDS`` or ``FLUSH_SIZE`` outcomes, then tell the
-   breaker. Repeated transient failures or a credentials error stop new claims at once.
+   outcomes in bulk every ``FLUSH_SECONDS`` or ``FLUSH_SIZE`` outcomes, in the background,
+   then tell the breaker. Repeated transient failures or a credentials error stop new
+   claims at once.
 5. Stop claiming when the time budget ends, the gate closes, or no work has been due for
    ``DISPATCH_IDLE_SECONDS``; wait for the requests in flight, write their outcomes, release the
    slot.
@@ -100,7 +101,11 @@ class Dispatcher:
         self.report = Report()
         self.slot_id = 0
         self._in_flight: set[asyncio.Task[Outcome]] = set()
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-db")
+        # Two database threads (each with its own connection): claims never wait behind a
+        # flush of outcomes, and the event loop never waits for either.
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-claims")
+        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-writes")
+        self._flushing: asyncio.Task[None] | None = None
         self._outcomes: list[Outcome] = []
         # Breaker bookkeeping since the last flush, in completion order.
         self._successes = 0
@@ -112,6 +117,10 @@ class Dispatcher:
     async def _in_db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._db, lambda: fn(**kwargs))
+
+    async def _in_writes(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writes, lambda: fn(**kwargs))
 
     # --- one message --------------------------------------------------------------------
 
@@ -206,21 +215,35 @@ class Dispatcher:
     # --- batches ------------------------------------------------------------------------
 
     async def _flush(self) -> None:
+        """Write the outcomes gathered so far, then fold the results into the breaker."""
         outcomes, self._outcomes = self._outcomes, []
+        successes, failures = self._successes, self._failures
+        trailing, credentials = self._failures_since_success, self._credentials_error
+        self._successes = self._failures = 0
         if outcomes:
-            await self._in_db(services.outcomes_write, token=self.token, outcomes=outcomes)
+            await self._in_writes(services.outcomes_write, token=self.token, outcomes=outcomes)
             for outcome in outcomes:
                 self.report.count(outcome.decision.kind)
                 metrics.MESSAGES.labels(outcome.decision.kind.value).inc()
-        if self._successes or self._failures or self._credentials_error:
-            await self._in_db(
+        if successes or failures or credentials:
+            await self._in_writes(
                 breaker.record,
-                successes=self._successes,
-                failures_after_last_success=self._failures_since_success,
-                failures=self._failures,
-                credentials_error=self._credentials_error,
+                successes=successes,
+                failures_after_last_success=trailing,
+                failures=failures,
+                credentials_error=credentials,
             )
-            self._successes = self._failures = 0
+
+    def _flush_in_background(self) -> None:
+        if self._flushing is None or self._flushing.done():
+            if self._flushing is not None:
+                self._flushing.result()  # surface a failed write
+            self._flushing = asyncio.create_task(self._flush())
+
+    async def _flush_all(self) -> None:
+        if self._flushing is not None:
+            await self._flushing
+        await self._flush()
 
     async def _claim(self, gateway: GatewayClient, room: int) -> tuple[int, bool]:
         """Claim and start up to ``room`` messages; returns (claimed, gate still open)."""
@@ -277,18 +300,19 @@ class Dispatcher:
                     or self._must_stop_claiming
                     or not self._in_flight
                 ):
-                    await self._flush()
+                    self._flush_in_background()
                     last_flush = now
                 if now - last_renew >= SLOT_RENEW_SECONDS:
                     await self._in_db(services.slot_renew, slot_id=self.slot_id, owner=self.owner)
                     last_renew = now
-            await self._flush()
+            await self._flush_all()
         return self.report
 
     def close(self) -> None:
-        # Close the helper thread's own connection (``connection`` resolves per thread).
-        self._db.submit(lambda: connection.close()).result()
-        self._db.shutdown(wait=True)
+        # Close each helper thread's own connection (``connection`` resolves per thread).
+        for executor in (self._db, self._writes):
+            executor.submit(lambda: connection.close()).result()
+            executor.shutdown(wait=True)
 
 
 def dispatch_run(**kwargs: Any) -> Report | None:
