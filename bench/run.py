@@ -38,6 +38,7 @@ SIZES = {
         "stats_mailings": 1_000,
         "import": 1_000_000,
         "limit": 100_000,
+        "scale": 12_000,
     },
     "small": {
         "dispatch": 2_000,
@@ -48,6 +49,7 @@ SIZES = {
         "stats_mailings": 100,
         "import": 10_000,
         "limit": 5_000,
+        "scale": 500,
     },
 }
 

@@ -381,6 +381,61 @@ def bench_statistics(api: Any, mailing_ids: list[int], requests: int = 40) -> tu
     return p(overall, 95), p(per_mailing, 95)
 
 
+def bench_scale_out(url: str, redis: bool, n: int) -> list[Row]:
+    """The same mailing with one worker process and one dispatcher, then with two worker
+    processes and two dispatchers; the gateway's latency (not this machine's CPU) is the
+    limit, as when workers run on several machines."""
+    from bench import data
+    from e2e.stack import Stack
+
+    rates = []
+    for workers in (1, 2):
+        env = {**BENCH_ENV, "DISPATCH_SLOTS": str(workers), "DISPATCH_MAX_IN_FLIGHT": "100"}
+        stack = Stack(
+            database_url=url,
+            redis=redis,
+            env=env,
+            workers=workers,
+            emulator_args=["--no-delivery-log"],
+        )
+        stack.start()
+        try:
+            api = make_api(stack)
+            tag = f"b10w{workers}"
+            data.insert_clients(n, offset=30_000_000 + workers * 1_000_000, tag=tag)
+            stack.faults(latency_ms=200, latency_jitter=0.5)
+            progress(
+                f"10: scale-out, {workers} worker process(es), {n:,} clients, 100 in flight each"
+            )
+            result = run_mailing(stack, api, tag, n, timeout=max(180, n / 20))
+            progress(f"   {result['rate']:,.0f} msg/s, {result['duplicates']} duplicates")
+            rates.append((workers, result))
+        finally:
+            stack.stop()
+    (_, one), (_, two) = rates
+    ratio = two["rate"] / one["rate"]
+    return [
+        Row(
+            10,
+            f"scale-out: 1 worker process, 1 dispatcher, latency 200 ms, {n:,} clients",
+            one["rate"],
+            "msg/s",
+            "reference",
+            None,
+            f"{one['duplicates']} duplicates",
+        ),
+        Row(
+            10,
+            "scale-out: 2 worker processes, 2 dispatchers, same mailing size",
+            two["rate"],
+            "msg/s",
+            "~2x the above, no duplicate",
+            ratio >= 1.7 and two["duplicates"] == 0,
+            f"{ratio:.2f}x; {two['duplicates']} duplicates",
+        ),
+    ]
+
+
 # --- the runs -----------------------------------------------------------------------------------
 
 
@@ -393,6 +448,10 @@ def run(config: str, sizes: dict[str, int], only: set[int]) -> list[Row]:
 
     url, redis = setup_database(config)
     rows: list[Row] = []
+    if config == "postgres" and wanted(10):
+        rows += bench_scale_out(url, redis, sizes["scale"])
+        if only == {10}:
+            return rows
     progress(f"database {url.split('@')[-1]}, broker {'redis' if redis else 'filesystem'}")
     stack = Stack(database_url=url, redis=redis, env=BENCH_ENV, emulator_args=["--no-delivery-log"])
     stack.start()
