@@ -258,6 +258,30 @@ WARM_UP_SECONDS = 3.0
 API_PACE_SECONDS = 0.5  # each client's think time between two requests
 
 
+class BackgroundLoad:
+    """``api_load`` in a thread while a block runs: ``with BackgroundLoad(...) as load:``."""
+
+    def __init__(self, stack: Any, api: Any, *, run: int, enabled: bool = True) -> None:
+        self.result: dict[str, list[float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=lambda: self.result.update(
+                api_load(stack.web_url, api.token, self._stop, pace=API_PACE_SECONDS, run=run)
+            )
+        )
+        self._enabled = enabled
+
+    def __enter__(self) -> BackgroundLoad:
+        if self._enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
 def api_rows(load: dict[str, list[float]], when: str) -> list[Row]:
     rows = []
     seconds = load["seconds"][0]
@@ -526,18 +550,9 @@ def run(config: str, sizes: dict[str, int], only: set[int]) -> list[Row]:
 
         if config == "postgres" and wanted(7):
             progress("7: API load alone, nothing sending (for comparison)")
-            stop = threading.Event()
-            alone: dict[str, list[float]] = {}
-            loader = threading.Thread(
-                target=lambda: alone.update(
-                    api_load(stack.web_url, api.token, stop, pace=API_PACE_SECONDS, run=1)
-                )
-            )
-            loader.start()
-            time.sleep(20 if sizes["slow"] > 10_000 else 6)
-            stop.set()
-            loader.join()
-            rows += api_rows(alone, "nothing sending")
+            with BackgroundLoad(stack, api, run=1) as alone:
+                time.sleep(20 if sizes["slow"] > 10_000 else 6)
+            rows += api_rows(alone.result, "nothing sending")
 
         if config == "postgres" and wanted(3, 7):
             n = sizes["slow"]
@@ -550,24 +565,11 @@ def run(config: str, sizes: dict[str, int], only: set[int]) -> list[Row]:
                     f"3: dispatch, gateway latency 200 ms ± 50 %, {n:,} clients"
                     + ("; 7: with the API load" if with_load else "")
                 )
-                stop = threading.Event()
-                load: dict[str, list[float]] = {}
-                loader = threading.Thread(
-                    target=lambda load=load, stop=stop: load.update(
-                        api_load(stack.web_url, api.token, stop, pace=API_PACE_SECONDS, run=2)
-                    )
-                )
-                if with_load:
-                    loader.start()
-                cpu_before, started = cpu_seconds_by_role(stack), time.monotonic()
-                try:
+                with BackgroundLoad(stack, api, run=2, enabled=with_load) as load:
+                    cpu_before, started = cpu_seconds_by_role(stack), time.monotonic()
                     result = run_mailing(stack, api, tag, n, timeout=max(180, n / 50))
                     elapsed = time.monotonic() - started
                     share = cpu_share(cpu_before, cpu_seconds_by_role(stack), elapsed)
-                finally:
-                    stop.set()
-                    if loader.is_alive():
-                        loader.join()
                 progress(f"   {result['rate']:,.0f} msg/s; CPU of {os.cpu_count()} cores: {share}")
                 rows.append(
                     Row(
@@ -582,7 +584,7 @@ def run(config: str, sizes: dict[str, int], only: set[int]) -> list[Row]:
                     )
                 )
                 if with_load:
-                    rows += api_rows(load, "during 3")
+                    rows += api_rows(load.result, "during 3")
             stack.reset_gateway()
 
         if config == "postgres":

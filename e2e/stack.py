@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -23,8 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from config import processes
+
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
@@ -133,73 +133,19 @@ class Stack:
         wait_until(lambda: self._port_open(self.redis_port or 0), timeout=10, what="redis")
 
     def start_worker(self, name: str = "worker") -> None:
-        slots = int(self.env.get("DISPATCH_SLOTS", "2"))
-        self._spawn(
-            name,
-            [
-                # Workers yield the CPU to the web server, as in `make run`.
-                "nice",
-                "-n",
-                self.env.get("WORKER_NICE", "10"),
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "--queues",
-                "celery,dispatch",
-                "--concurrency",
-                str(slots + 1),
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                f"{name}@%h",
-            ],
-        )
+        self._spawn(name, processes.worker(self.env, name=name))
 
     def start(self) -> Stack:
         self.start_redis()
-        self._spawn(
-            "gateway",
-            [
-                str(BIN / "python"),
-                "-m",
-                "gateway.emulator",
-                "--port",
-                str(self.gateway_port),
-                *self._emulator_args,
-            ],
-        )
+        self._spawn("gateway", processes.gateway(self.gateway_port, *self._emulator_args))
         for n in range(self._workers):
             self.start_worker(f"worker{n}")
         self._spawn(
             "beat",
-            [
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "beat",
-                "--loglevel",
-                "WARNING",
-                "--schedule",
-                str(self.tmp / "celerybeat-schedule"),
-            ],
+            processes.beat(self.env, schedule=self.tmp / "celerybeat-schedule", loglevel="WARNING"),
         )
         if self._web:
-            self._spawn(
-                "web",
-                [
-                    str(BIN / "gunicorn"),
-                    "config.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{self.web_port}",
-                    "--workers",
-                    self.env.get("WEB_CONCURRENCY", str(min(2 * (os.cpu_count() or 1) + 1, 8))),
-                    "--threads",
-                    "4",
-                    "--config",
-                    "python:config.gunicorn",
-                ],
-            )
+            self._spawn("web", processes.web(self.env, host="127.0.0.1", port=self.web_port))
             wait_until(lambda: self._port_open(self.web_port), timeout=30, what="gunicorn")
         wait_until(lambda: self._port_open(self.gateway_port), timeout=15, what="the emulator")
         return self

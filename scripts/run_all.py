@@ -20,6 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config import processes  # noqa: E402 -- after the path is set
+
 BIN = Path(sys.executable).parent
 STOP_GRACE_SECONDS = 15
 
@@ -51,67 +55,18 @@ def prepare_environment() -> dict[str, str]:
     return env
 
 
-def default_web_concurrency() -> int:
-    """gunicorn's advice, 2 x cores + 1, at most 8."""
-    return min(2 * (os.cpu_count() or 1) + 1, 8)
-
-
 def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
 def commands(env: dict[str, str]) -> dict[str, list[str]]:
-    data_dir = Path(env["DATA_DIR"])
     procs = {
-        "web": [
-            str(BIN / "gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"0.0.0.0:{env.get('PORT', '8000')}",
-            "--workers",
-            env.get("WEB_CONCURRENCY", str(default_web_concurrency())),
-            "--threads",
-            "4",
-            # Requests are logged by the app (core/middleware.py), with the ids they touch.
-            "--config",
-            "python:config.gunicorn",
-        ],
-        "worker": [
-            # Sending yields the CPU to the API when both want it (the API stays fast).
-            "nice",
-            "-n",
-            env.get("WORKER_NICE", "10"),
-            str(BIN / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "--queues",
-            "celery,dispatch",
-            "--loglevel",
-            "INFO",
-            # One process per dispatch slot, plus one so the scheduler tick never waits.
-            "--concurrency",
-            env.get("WORKER_CONCURRENCY", str(int(env.get("DISPATCH_SLOTS", "2")) + 1)),
-        ],
-        "beat": [
-            str(BIN / "celery"),
-            "-A",
-            "config",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--schedule",
-            str(data_dir / "celerybeat-schedule"),
-        ],
+        "web": processes.web(env, port=env.get("PORT", "8000")),
+        "worker": processes.worker(env),
+        "beat": processes.beat(env, schedule=Path(env["DATA_DIR"]) / "celerybeat-schedule"),
     }
     if env.get("EMULATOR") == "1":
-        procs["gateway"] = [
-            str(BIN / "python"),
-            "-m",
-            "gateway.emulator",
-            "--port",
-            env["GATEWAY_PORT"],
-        ]
+        procs["gateway"] = processes.gateway(env["GATEWAY_PORT"])
     return procs
 
 
