@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install lint typecheck unit deploy-check gateway lock bench clean
+.PHONY: run test install lint typecheck unit deploy-check gateway report lock bench clean
 K8S_MANIFESTS := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
@@ -46,6 +46,10 @@ deploy-check: install
 	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci.yml
 	$(BIN)/kubernetes-validate --strict --quiet $(K8S_MANIFESTS)
+
+## report: send the statistics report of the last 24 hours to REPORT_RECIPIENTS now.
+report: install
+	$(BIN)/python manage.py send_report
 
 ## gateway: the bundled gateway emulator alone, on GATEWAY_PORT (default 8001).
 gateway: install

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "clients",
     "mailings",
     "delivery",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -200,6 +201,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 SCHEDULER_TICK_SECONDS = env.float("SCHEDULER_TICK_SECONDS", default=1.0)
 CELERY_TASK_ROUTES = {"delivery.tasks.dispatch": {"queue": "dispatch"}}
 CELERY_BEAT_SCHEDULE = {
+    "daily-report": {
+        "task": "reports.tasks.daily_report",
+        "schedule": 30.0,  # it sends only once a day; this only asks whether it is time
+        "options": {"expires": 60.0},
+    },
     "scheduler-tick": {
         "task": "delivery.tasks.tick",
         "schedule": SCHEDULER_TICK_SECONDS,
@@ -244,6 +250,12 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="mailing-service@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# The daily statistics report: who gets it, and when (local time in REPORT_TIMEZONE). It
+# covers the 24 hours before that time. No recipients: no report.
+REPORT_RECIPIENTS = env.list("REPORT_RECIPIENTS", default=[])
+REPORT_TIME = env("REPORT_TIME", default="08:00")
+REPORT_TIMEZONE = env("REPORT_TIMEZONE", default="UTC")
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_FORMAT = env("LOG_FORMAT", default="json")
