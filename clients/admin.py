@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import URLPattern, path
 
+from clients import importing, services
 from clients.models import Client
+from core.exceptions import InvalidInput
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV with the header phone,operator_code,tag,timezone.")
 
 
 @admin.register(Client)
@@ -10,3 +20,38 @@ class ClientAdmin(admin.ModelAdmin):
     list_display = ["id", "phone", "operator_code", "tag", "timezone", "created_at"]
     list_filter = ["operator_code", "tag", "timezone"]
     search_fields = ["phone"]
+    change_list_template = "admin/clients/client/change_list.html"
+
+    def delete_model(self, request: HttpRequest, obj: Client) -> None:
+        services.client_delete(client=obj)
+
+    def get_urls(self) -> list[URLPattern]:
+        extra = [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="clients_client_import",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        form = ImportForm(request.POST or None, request.FILES or None)
+        result = None
+        error = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = importing.clients_import(
+                    rows=importing.csv_rows(form.cleaned_data["file"].file)
+                )
+            except InvalidInput as exc:
+                error = exc.errors
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import clients from CSV",
+            "form": form,
+            "result": result,
+            "error": error,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/clients/client/import.html", context)

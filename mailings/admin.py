@@ -1,20 +1,187 @@
+"""The operators' side of mailings in Django's admin: the same validation and the same service
+functions as the API, counts from the counters, actions start / cancel / retry failed."""
+
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from mailings.models import Mailing, Message
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from clients.validation import OPERATOR_CODE_RE, TAG_MAX_LENGTH
+from core.exceptions import Conflict, InvalidInput
+from mailings import selectors, services
+from mailings.models import Mailing, Message, MessageStatus
+
+PROGRESS_COLOURS = {
+    MessageStatus.SENT: "#2e7d32",
+    MessageStatus.FAILED: "#c62828",
+    MessageStatus.EXPIRED: "#9e9e9e",
+    MessageStatus.CANCELLED: "#6d4c41",
+    MessageStatus.SENDING: "#1565c0",
+    MessageStatus.PENDING: "#90caf9",
+}
+FIELDS = [
+    "text",
+    "start_at",
+    "end_at",
+    "filter_operator_code",
+    "filter_tag",
+    "send_window_start",
+    "send_window_end",
+]
+
+
+class MailingForm(forms.ModelForm):
+    class Meta:
+        model = Mailing
+        fields = FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        code = data.get("filter_operator_code") or ""
+        if code and not OPERATOR_CODE_RE.fullmatch(code):
+            self.add_error("filter_operator_code", "Enter exactly 3 digits, e.g. 900.")
+        if len(data.get("filter_tag") or "") > TAG_MAX_LENGTH:
+            self.add_error("filter_tag", f"At most {TAG_MAX_LENGTH} characters.")
+        start, end = data.get("send_window_start"), data.get("send_window_end")
+        if (start is None) != (end is None):
+            self.add_error("send_window_end", "Give both ends of the window, or neither.")
+        elif start is not None and start == end:
+            self.add_error("send_window_end", "start and end must differ (leave both empty).")
+        if not (data.get("text") or "").strip():
+            self.add_error("text", "The text must not be empty.")
+        start_at, end_at = data.get("start_at"), data.get("end_at")
+        if start_at and end_at and end_at <= start_at:
+            self.add_error("end_at", "end_at must be after start_at.")
+        elif end_at and self.instance.pk is None and end_at <= timezone.now():
+            self.add_error("end_at", "end_at must be in the future.")
+        return data
+
+
+def counts_bar(counts: dict[str, Any]) -> str:
+    total = counts["total"]
+    if not total:
+        return "—"
+    segments = format_html_join(
+        "",
+        '<span title="{} {}" '
+        'style="display:inline-block;height:10px;width:{}%;background:{}"></span>',
+        (
+            (n, status, f"{100 * n / total:.2f}", PROGRESS_COLOURS[status])
+            for status, n in counts["by_status"].items()
+            if n
+        ),
+    )
+    return format_html(
+        '<div style="width:160px;background:#eee;display:flex">{}</div>'
+        "<small>{} sent · {} failed · {} expired · {} pending of {}</small>",
+        segments,
+        counts["by_status"]["sent"],
+        counts["by_status"]["failed"],
+        counts["by_status"]["expired"],
+        counts["by_status"]["pending"] + counts["by_status"]["sending"],
+        total,
+    )
 
 
 @admin.register(Mailing)
 class MailingAdmin(admin.ModelAdmin):
-    list_display = ["id", "status", "start_at", "end_at", "filter_operator_code", "filter_tag"]
+    form = MailingForm
+    list_display = ["id", "short_text", "status", "start_at", "end_at", "progress"]
     list_filter = ["status"]
-    readonly_fields = ["status", "created_at", "started_at", "finished_at"]
+    search_fields = ["text"]
+    readonly_fields = ["status", "created_at", "started_at", "finished_at", "counts"]
+    actions = ["start_now", "cancel", "retry_failed"]
+
+    @admin.display(description="text")
+    def short_text(self, mailing: Mailing) -> str:
+        return mailing.text if len(mailing.text) <= 50 else mailing.text[:47] + "..."
+
+    @admin.display(description="progress (sent / failed / expired / pending)")
+    def progress(self, mailing: Mailing) -> str:
+        return counts_bar(selectors.message_counts(mailing_ids=[mailing.pk])[mailing.pk])
+
+    @admin.display(description="messages by status")
+    def counts(self, mailing: Mailing) -> str:
+        if mailing.pk is None:
+            return "—"
+        counts = selectors.message_counts(mailing_ids=[mailing.pk])[mailing.pk]
+        url = reverse("admin:mailings_message_changelist")
+        links = format_html_join(
+            " · ",
+            '<a href="{}?mailing__id__exact={}&status__exact={}">{}: {}</a>',
+            ((url, mailing.pk, status, status, n) for status, n in counts["by_status"].items()),
+        )
+        return format_html("{}<br>{}", counts_bar(counts), links)
+
+    def save_model(self, request: HttpRequest, obj: Mailing, form: Any, change: bool) -> None:
+        data = {name: form.cleaned_data.get(name) for name in FIELDS}
+        data["filter_operator_code"] = data["filter_operator_code"] or ""
+        data["filter_tag"] = data["filter_tag"] or ""
+        if change:
+            current = Mailing.objects.get(pk=obj.pk)
+            saved = services.mailing_update(mailing=current, changes=data)
+        else:
+            saved = services.mailing_create(**data)
+        obj.pk = saved.pk
+
+    def _act(self, request: HttpRequest, queryset: QuerySet[Mailing], act: Any, verb: str) -> None:
+        for mailing in queryset:
+            try:
+                act(mailing=mailing)
+            except (Conflict, InvalidInput) as exc:
+                self.message_user(request, f"Mailing {mailing.pk}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"Mailing {mailing.pk}: {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Start now")
+    def start_now(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
+        self._act(request, queryset, services.mailing_start_now, "starting")
+
+    @admin.action(description="Cancel")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
+        self._act(request, queryset, services.mailing_cancel, "cancelled")
+
+    @admin.action(description="Retry failed messages")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
+        self._act(request, queryset, services.mailing_retry_failed, "failed messages retried")
+
+    def delete_model(self, request: HttpRequest, obj: Mailing) -> None:
+        services.mailing_delete(mailing=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
+        for mailing in queryset:
+            services.mailing_delete(mailing=mailing)
 
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "mailing", "client", "status", "attempts", "sent_at"]
+    list_display = [
+        "id",
+        "mailing",
+        "client_id",
+        "phone",
+        "status",
+        "attempts",
+        "sent_at",
+        "last_error",
+    ]
     list_filter = ["status"]
-    raw_id_fields = ["mailing", "client"]
+    search_fields = ["=phone", "=mailing__id"]
     readonly_fields = [f.name for f in Message._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return super().get_queryset(request).select_related("mailing")
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        return lookup == "mailing__id__exact" or super().lookup_allowed(lookup, value, request)

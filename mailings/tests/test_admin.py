@@ -1,0 +1,123 @@
+"""The operators' admin: the same validation and services as the API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client as Browser
+from django.utils import timezone
+
+from clients.tests.factories import ClientFactory
+from mailings.models import Mailing, MailingStatus, MessageStatus
+from mailings.tests.factories import MailingFactory, MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def form(**overrides: Any) -> dict[str, Any]:
+    start = timezone.now() + timedelta(hours=1)
+    data = {
+        "text": "From the admin",
+        "start_at_0": start.strftime("%Y-%m-%d"),
+        "start_at_1": start.strftime("%H:%M:%S"),
+        "end_at_0": (start + timedelta(days=1)).strftime("%Y-%m-%d"),
+        "end_at_1": start.strftime("%H:%M:%S"),
+        "filter_operator_code": "900",
+        "filter_tag": "",
+        "send_window_start": "09:00",
+        "send_window_end": "21:00",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_mailing_created_in_the_admin_goes_through_the_service(admin_client: Browser) -> None:
+    response = admin_client.post("/admin/mailings/mailing/add/", form())
+
+    assert response.status_code == 302, response.content
+    mailing = Mailing.objects.get()
+    assert (mailing.text, mailing.filter_operator_code, mailing.status) == (
+        "From the admin",
+        "900",
+        MailingStatus.SCHEDULED,
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"filter_operator_code": "9"}, "3 digits"),
+        ({"send_window_end": "09:00"}, "must differ"),
+        ({"send_window_end": ""}, "both ends"),
+        ({"end_at_0": "2020-01-01"}, "end_at must be after start_at"),
+    ],
+)
+def test_the_admin_form_rejects_what_the_api_rejects(
+    admin_client: Browser, overrides: dict[str, str], message: str
+) -> None:
+    response = admin_client.post("/admin/mailings/mailing/add/", form(**overrides))
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Mailing.objects.count() == 0
+
+
+def test_actions_start_cancel_and_retry_call_the_services(admin_client: Browser) -> None:
+    ClientFactory.create()
+    scheduled = MailingFactory.create()
+    now = timezone.now()
+    finished = MailingFactory.create(
+        status=MailingStatus.FINISHED,
+        start_at=now - timedelta(hours=1),
+        end_at=now + timedelta(hours=1),
+    )
+    failed = MessageFactory.create(mailing=finished, status=MessageStatus.FAILED)
+    done = MailingFactory.create(status=MailingStatus.CANCELLED)
+
+    admin_client.post(
+        "/admin/mailings/mailing/",
+        {"action": "start_now", "_selected_action": [scheduled.pk]},
+    )
+    admin_client.post(
+        "/admin/mailings/mailing/",
+        {"action": "retry_failed", "_selected_action": [finished.pk]},
+    )
+    response = admin_client.post(
+        "/admin/mailings/mailing/",
+        {"action": "start_now", "_selected_action": [done.pk]},
+        follow=True,
+    )
+    admin_client.post(
+        "/admin/mailings/mailing/",
+        {"action": "cancel", "_selected_action": [scheduled.pk]},
+    )
+
+    scheduled.refresh_from_db()
+    finished.refresh_from_db()
+    failed.refresh_from_db()
+    assert scheduled.status == MailingStatus.CANCELLED
+    assert scheduled.start_at <= timezone.now()
+    assert finished.status == MailingStatus.RUNNING
+    assert failed.status == MessageStatus.PENDING
+    assert "cannot start" in response.content.decode()
+
+
+def test_the_list_shows_each_mailings_progress_and_the_page_its_counts(
+    admin_client: Browser,
+) -> None:
+    mailing = MailingFactory.create(status=MailingStatus.RUNNING)
+    for status in ("sent", "sent", "failed", "pending"):
+        MessageFactory.create(mailing=mailing, status=status)
+
+    listing = admin_client.get("/admin/mailings/mailing/").content.decode()
+    page = admin_client.get(f"/admin/mailings/mailing/{mailing.pk}/change/").content.decode()
+    messages = admin_client.get(
+        f"/admin/mailings/message/?mailing__id__exact={mailing.pk}&status__exact=failed"
+    )
+
+    assert "2 sent · 1 failed · 0 expired · 1 pending of 4" in listing
+    assert "sent: 2" in page and "failed: 1" in page
+    assert messages.status_code == 200
+    assert messages.content.decode().count('class="field-status">Failed') == 1
