@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 
 from mailings import counters
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
@@ -53,3 +53,31 @@ def mailing_messages(*, mailing: Mailing, status: str | None = None) -> QuerySet
     if status:
         messages = messages.filter(status=status)
     return messages
+
+
+def deliveries_over_time(*, mailing: Mailing, buckets: int = 30) -> list[tuple[Any, int]]:
+    """``(bucket start, messages sent)`` over the mailing's sending period, in at most
+    ``buckets`` equal steps (whole seconds, minutes, hours or days)."""
+    from django.db.models.functions import Trunc
+
+    sent = Message.objects.filter(mailing=mailing, status=MessageStatus.SENT)
+    first_last = sent.aggregate(first=Min("sent_at"), last=Max("sent_at"))
+    first, last = first_last["first"], first_last["last"]
+    if first is None or last is None:
+        return []
+    span = (last - first).total_seconds()
+    kind = (
+        "second"
+        if span <= buckets
+        else "minute"
+        if span <= 60 * buckets
+        else ("hour" if span <= 3600 * buckets else "day")
+    )
+    rows = (
+        sent.annotate(bucket=Trunc("sent_at", kind))
+        .order_by()
+        .values_list("bucket")
+        .annotate(n=Count("id"))
+        .order_by("bucket")
+    )
+    return [(bucket, n) for bucket, n in rows]

@@ -121,3 +121,23 @@ def test_the_list_shows_each_mailings_progress_and_the_page_its_counts(
     assert "sent: 2" in page and "failed: 1" in page
     assert messages.status_code == 200
     assert messages.content.decode().count('class="field-status">Failed') == 1
+
+
+def test_a_mailings_page_charts_its_deliveries_over_time(admin_client: Browser) -> None:
+    mailing = MailingFactory.create(status=MailingStatus.FINISHED)
+    start = timezone.now() - timedelta(minutes=10)
+    for minute, n in ((0, 3), (1, 1), (5, 2)):
+        for _ in range(n):
+            MessageFactory.create(
+                mailing=mailing,
+                status=MessageStatus.SENT,
+                sent_at=start + timedelta(minutes=minute),
+            )
+
+    page = admin_client.get(f"/admin/mailings/mailing/{mailing.pk}/change/").content.decode()
+
+    assert '<svg id="deliveries-chart"' in page
+    assert page.count("<rect") == 3
+    assert ": 3 sent</title>" in page and ": 2 sent</title>" in page
+    assert "peak 3 a bucket" in page
+    assert "<script" not in page.split('id="deliveries-chart"')[1].split("</svg>")[0]
