@@ -1,0 +1,38 @@
+"""The embedded broker: kombu's filesystem transport, with atomic writes.
+
+kombu's own ``_put`` creates the message file, then writes it; a consumer listing the folder
+in between moves the empty file away and fails to decode it, which stops the worker's
+consumer — a stall seen once in our end-to-end runs. Here a message is written to a
+temporary name the consumer ignores and renamed into place, which is atomic on POSIX.
+Used when CELERY_BROKER_URL is ``filesystem://`` (settings: CELERY_BROKER_TRANSPORT).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from time import monotonic
+from typing import Any
+
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
+
+
+class Channel(filesystem.Channel):
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        # "<queue>.msg.tmp" does not match the "<queue>.msg" the consumer looks for.
+        partial = f"{final}.tmp"
+        try:
+            with open(partial, "wb") as file:
+                file.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel
