@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +30,9 @@ STACK_ENV = {
 
 
 @pytest.fixture(scope="module")
-def stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, django_db_setup: None, django_db_blocker: Any
+) -> Iterator[Stack]:
     with django_db_blocker.unblock():
         url = database_url(connection.settings_dict)
     running = Stack(
@@ -35,12 +40,25 @@ def stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[Stack]:
         redis=settings.CELERY_BROKER_URL.startswith("redis://"),
         env=STACK_ENV,
     ).start()
+    failed_before = request.session.testsfailed
     try:
         yield running
     finally:
-        running.stop(keep_logs=bool(os.environ.get("E2E_KEEP_LOGS")))
+        failed = request.session.testsfailed > failed_before
+        running.stop(keep_logs=True)
+        if failed:
+            # Keep the processes' logs where CI leaves them (test-artifacts/ is not committed).
+            target = Path("test-artifacts") / f"e2e-logs-{time.strftime('%Y%m%d-%H%M%S')}"
+            target.parent.mkdir(exist_ok=True)
+            shutil.copytree(running.tmp, target, ignore=shutil.ignore_patterns("broker"))
+            print(f"\ne2e failed: the processes' logs are in {target.resolve()}")
+            for log in sorted(target.glob("*.log")):
+                tail = log.read_text(errors="replace").splitlines()[-15:]
+                print(f"--- {log.name} (last lines) ---\n" + "\n".join(tail))
         if os.environ.get("E2E_KEEP_LOGS"):
             print(f"\nstack logs kept in {running.tmp}")
+        else:
+            shutil.rmtree(running.tmp, ignore_errors=True)
 
 
 @pytest.fixture
