@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection
-
-from config.celery import app as celery_app
+from kombu import Connection
 
 
 def check_database() -> str | None:
@@ -20,8 +19,16 @@ def check_database() -> str | None:
 
 def check_broker() -> str | None:
     """None when the broker accepts a connection, else the error."""
+    url = settings.CELERY_BROKER_URL
+    # Our embedded transport only for a filesystem URL; any other URL names its own.
+    transport = getattr(settings, "CELERY_BROKER_TRANSPORT", None)
     try:
-        with celery_app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
+        with Connection(
+            url,
+            transport=transport if url.startswith("filesystem://") else None,
+            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            connect_timeout=2,
+        ) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
