@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install lint typecheck unit deploy-check gateway report lock bench clean
+.PHONY: run test test-tools install lint typecheck unit deploy-check gateway report lock bench clean
 K8S_MANIFESTS := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
@@ -21,7 +21,19 @@ run: install
 	$(BIN)/python scripts/run_all.py
 
 ## test: lint, type-check, validate the deployment files, and the whole test suite.
-test: install lint typecheck deploy-check unit
+test: install test-tools lint typecheck deploy-check unit
+
+## test-tools: Debian's docker-compose (deployment checks) and chromium (browser tests).
+test-tools:
+	@missing=""; command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's$$missing for the tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends $$missing) >/dev/null; \
+	  else echo "missing:$$missing — sudo apt-get install --no-install-recommends$$missing" >&2; exit 1; fi; \
+	fi
 
 lint: install
 	$(BIN)/ruff format --check .
@@ -34,13 +46,7 @@ unit: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## deploy-check: validate docker-compose.yml, the CI files and the Kubernetes manifests offline.
-deploy-check: install
-	@command -v docker-compose >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's docker-compose (to validate docker-compose.yml)"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      --no-install-recommends docker-compose) >/dev/null; \
-	  else echo "docker-compose is missing: sudo apt-get install --no-install-recommends docker-compose" >&2; exit 1; fi; }
+deploy-check: install test-tools
 	docker-compose --env-file .env.example config -q
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -90,6 +91,7 @@ class Stack:
             "CELERY_BROKER_URL": broker,
             "BROKER_DIR": str(self.tmp / "broker"),
             "DATA_DIR": str(self.tmp),
+            "STATIC_ROOT": str(self.tmp / "static"),
             "GATEWAY_URL": self.gateway_url,
             "GATEWAY_TOKEN": self.token,
             "PROMETHEUS_MULTIPROC_DIR": str(self.tmp / "metrics"),
@@ -145,6 +147,13 @@ class Stack:
             processes.beat(self.env, schedule=self.tmp / "celerybeat-schedule", loglevel="WARNING"),
         )
         if self._web:
+            # The admin's pages need the collected static files (and their manifest).
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+                cwd=ROOT,
+                env=self.env,
+                check=True,
+            )
             self._spawn("web", processes.web(self.env, host="127.0.0.1", port=self.web_port))
             wait_until(lambda: self._port_open(self.web_port), timeout=30, what="gunicorn")
         wait_until(lambda: self._port_open(self.gateway_port), timeout=15, what="the emulator")

@@ -1,0 +1,129 @@
+"""An operator in a real browser (Debian's Chromium, driven by Playwright): sign in, import
+clients, create a mailing, watch it finish against the emulator, read its statistics.
+Screenshots of the main pages are saved under test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.utils import timezone
+
+from e2e.stack import Stack, wait_until
+from mailings.models import Mailing, MailingStatus
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path("test-artifacts") / "screenshots"
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture
+def page(live: Stack) -> Iterator[Any]:
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # plain synchronous code around it.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        yield context.new_page()
+        context.close()
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_an_operator_runs_a_mailing_from_the_browser(
+    live: Stack, page: Any, tmp_path: Path
+) -> None:
+    user = get_user_model()(username="operator", is_staff=True, is_superuser=True)
+    user.password = make_password("operator-pass-1", hasher="pbkdf2_sha256")
+    user.save()
+    base = live.web_url
+
+    # 1. Sign in.
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", "operator-pass-1")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+
+    # 2. Import clients from a CSV file, one row bad.
+    csv = tmp_path / "clients.csv"
+    rows = ["phone,operator_code,tag,timezone"]
+    rows += [f"7901000{i:04d},,browser,Europe/Moscow" for i in range(40)]
+    rows += ["89010000000,,browser,"]
+    csv.write_text("\n".join(rows) + "\n")
+    page.goto(f"{base}/admin/clients/client/import/")
+    page.set_input_files("input[type=file]", str(csv))
+    page.click("input[type=submit]")
+    assert page.inner_text("#import-result") == "40 created, 0 updated, 1 rejected."
+    assert "42" in page.inner_text("#import-rejected")
+    shot(page, "client-import")
+
+    # 3. Create a mailing that starts now.
+    start = timezone.localtime(timezone.now())
+    end = start + timedelta(hours=1)
+    page.goto(f"{base}/admin/mailings/mailing/add/")
+    page.fill("#id_text", "Hello from the browser")
+    page.fill("#id_start_at_0", start.strftime("%Y-%m-%d"))
+    page.fill("#id_start_at_1", start.strftime("%H:%M:%S"))
+    page.fill("#id_end_at_0", end.strftime("%Y-%m-%d"))
+    page.fill("#id_end_at_1", end.strftime("%H:%M:%S"))
+    page.fill("#id_filter_tag", "browser")
+    page.click("input[name=_save]")
+    page.wait_for_url(f"{base}/admin/mailings/mailing/")
+    mailing = Mailing.objects.get(text="Hello from the browser")
+
+    # 4. Watch it finish against the emulator; the list shows its progress.
+    wait_until(
+        lambda: Mailing.objects.filter(pk=mailing.pk, status=MailingStatus.FINISHED).exists(),
+        timeout=30,
+        what="the mailing to finish",
+    )
+    page.reload()
+    assert "40 sent · 0 failed · 0 expired · 0 pending of 40" in page.inner_text("#result_list")
+    shot(page, "mailing-list")
+
+    # 5. Its page: counts by status, the deliveries chart, the sent messages.
+    page.goto(f"{base}/admin/mailings/mailing/{mailing.pk}/change/")
+    assert "sent: 40" in page.inner_text("body")
+    assert page.locator("#deliveries-chart rect").count() >= 1
+    shot(page, "mailing-page")
+    page.click("text=sent: 40")
+    assert "40 messages" in page.inner_text("#changelist")
+
+    # 6. The dashboard.
+    page.goto(f"{base}/admin/dashboard/")
+    assert page.inner_text(".messages-sent") == "40"
+    assert "Circuit: closed" in page.inner_text("#circuit")
+    shot(page, "dashboard")
+    assert live.gateway_stats()["delivered"] == 40
