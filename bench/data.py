@@ -27,24 +27,3 @@ def insert_clients(n: int, *, offset: int = 0, tag: str = "", zone: str = "UTC")
             f"SELECT {phone_sql(offset)}, '900', %s, %s, {now} FROM s",
             [tag, zone],
         )
-
-
-def truncate_all() -> None:
-    tables = [
-        "mailings_message",
-        "mailings_mailing",
-        "clients_client",
-        "delivery_gatewaystate",
-        "delivery_dispatchslot",
-    ]
-    extra = [
-        t
-        for t in ("mailings_messagecount", "mailings_messagecountdelta")
-        if t in connection.introspection.table_names()
-    ]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"TRUNCATE {', '.join(tables + extra)} RESTART IDENTITY CASCADE")
-        else:
-            for table in tables + extra:
-                cursor.execute(f"DELETE FROM {table}")

@@ -53,15 +53,9 @@ def setup_database(config: str) -> tuple[str, bool]:
 
 
 def make_api(stack: Any) -> Any:
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.hashers import make_password
+    from e2e.api import api_as_new_user
 
-    from e2e.api import Api
-
-    user_model = get_user_model()
-    user_model.objects.filter(username="bench").delete()
-    user_model.objects.create(username="bench", password=make_password("bench-password-1"))
-    return Api(stack.web_url, "bench", "bench-password-1")
+    return api_as_new_user(stack.web_url, "bench", "bench-password-1")
 
 
 class PeakMemory:

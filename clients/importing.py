@@ -33,7 +33,6 @@ from core.exceptions import InvalidInput
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("phone", "operator_code", "tag", "timezone")
-OPTIONAL_COLUMNS = ("operator_code", "tag", "timezone")
 CHUNK_ROWS = 10_000
 REQUIRED = "This field is required."
 

@@ -38,26 +38,23 @@ class Gate:
     until: datetime | None = None
 
 
-def _state() -> GatewayState:
+def gateway_state() -> GatewayState:
+    """The shared row, created on first use."""
     state, _ = GatewayState.objects.get_or_create(pk=1)
     return state
-
-
-def gateway_state() -> GatewayState:
-    return _state()
 
 
 def sending_paused(*, now: datetime | None = None) -> bool:
     """True while the circuit is open or probing and its pause has not run out."""
     now = now or timezone.now()
-    state = _state()
+    state = gateway_state()
     return state.circuit != Circuit.CLOSED and bool(state.paused_until and state.paused_until > now)
 
 
 def gate_pass(*, now: datetime | None = None) -> Gate:
     """May this dispatcher send now, and how much?"""
     now = now or timezone.now()
-    state = _state()
+    state = gateway_state()
     if state.circuit == Circuit.CLOSED:
         return Gate(GateKind.OPEN)
     if state.paused_until is not None and state.paused_until > now:
@@ -93,8 +90,7 @@ def record(
         return
     now = now or timezone.now()
     with transaction.atomic():
-        _state()
-        state = GatewayState.objects.select_for_update().get(pk=1)
+        state, _ = GatewayState.objects.select_for_update().get_or_create(pk=1)
         before = state.circuit
         if successes:
             state.consecutive_failures = failures_after_last_success

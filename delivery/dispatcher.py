@@ -114,13 +114,16 @@ class Dispatcher:
         self._local_run = 0  # consecutive transient failures seen by this dispatcher
         self._credentials_error = False
 
-    async def _in_db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    @staticmethod
+    async def _on(executor: ThreadPoolExecutor, fn: Callable[..., T], /, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db, lambda: fn(**kwargs))
+        return await loop.run_in_executor(executor, lambda: fn(**kwargs))
+
+    async def _in_db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        return await self._on(self._db, fn, **kwargs)
 
     async def _in_writes(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writes, lambda: fn(**kwargs))
+        return await self._on(self._writes, fn, **kwargs)
 
     # --- one message --------------------------------------------------------------------
 

@@ -194,10 +194,6 @@ class Stack:
         if not keep_logs:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def log(self, name: str) -> str:
-        path = self.tmp / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
     @staticmethod
     def _port_open(port: int) -> bool:
         with socket.socket() as sock:

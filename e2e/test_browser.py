@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
+from e2e.api import create_user
 from e2e.stack import Stack, wait_until
 from mailings.models import Mailing, MailingStatus
 
@@ -64,9 +63,7 @@ def shot(page: Any, name: str) -> None:
 def test_an_operator_runs_a_mailing_from_the_browser(
     live: Stack, page: Any, tmp_path: Path
 ) -> None:
-    user = get_user_model()(username="operator", is_staff=True, is_superuser=True)
-    user.password = make_password("operator-pass-1", hasher="pbkdf2_sha256")
-    user.save()
+    create_user("operator", "operator-pass-1", admin=True)
     base = live.web_url
 
     # 1. Sign in.

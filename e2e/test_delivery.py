@@ -12,12 +12,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from clients.models import Client
-from e2e.api import Api
+from e2e.api import Api, api_as_new_user
 from e2e.stack import Stack, wait_until
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 
@@ -35,11 +33,7 @@ def make_clients(n: int, *, prefix: str = "7900", **fields: Any) -> list[Client]
 
 
 def api_for(live: Stack) -> Api:
-    user = get_user_model()(username="e2e")
-    # Hashed with PBKDF2: the web server runs the real settings, not the test hasher.
-    user.password = make_password("e2e-password-1", hasher="pbkdf2_sha256")
-    user.save()
-    return Api(live.web_url, "e2e", "e2e-password-1")
+    return api_as_new_user(live.web_url, "e2e", "e2e-password-1")
 
 
 def create_mailing(

@@ -12,7 +12,6 @@ raises one of the ``GatewayError`` family:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -149,8 +148,6 @@ class GatewayClient:
                 headers = response.headers
         except TimeoutError:
             raise TransientError("timeout") from None
-        except asyncio.CancelledError:
-            raise
         except aiohttp.ClientError as exc:
             raise TransientError(f"connection error: {type(exc).__name__}") from None
         classify(status, payload, headers)

@@ -110,9 +110,22 @@ class MailingAdmin(admin.ModelAdmin):
     def short_text(self, mailing: Mailing) -> str:
         return mailing.text if len(mailing.text) <= 50 else mailing.text[:47] + "..."
 
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        """Fetch the message counts of the whole page at once for ``progress``."""
+        changelist = super().get_changelist_instance(request)
+        page = list(changelist.result_list)
+        counts = selectors.message_counts(mailing_ids=[m.pk for m in page])
+        for mailing in page:
+            mailing.page_counts = counts[mailing.pk]
+        changelist.result_list = page
+        return changelist
+
     @admin.display(description="progress (sent / failed / expired / pending)")
     def progress(self, mailing: Mailing) -> str:
-        return counts_bar(selectors.message_counts(mailing_ids=[mailing.pk])[mailing.pk])
+        counts = getattr(mailing, "page_counts", None)
+        if counts is None:
+            counts = selectors.message_counts(mailing_ids=[mailing.pk])[mailing.pk]
+        return counts_bar(counts)
 
     @admin.display(description="messages by status")
     def counts(self, mailing: Mailing) -> str:

@@ -21,9 +21,6 @@ class MessageStatus(models.TextChoices):
     CANCELLED = "cancelled"  # mailing cancelled, or client deleted, before delivery
 
 
-FINAL_MESSAGE_STATUSES = frozenset(
-    {MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.CANCELLED}
-)
 UNDELIVERED_MESSAGE_STATUSES = frozenset({MessageStatus.PENDING, MessageStatus.SENDING})
 
 

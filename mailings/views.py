@@ -88,9 +88,12 @@ class MailingViewSet(
     def _mailing_response(self, mailing: Mailing, code: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer(mailing).data, status=code)
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def _page_with_counts(self) -> tuple[list[Mailing], dict[int, dict[str, Any]]]:
         page = paginate(self, self.get_queryset())
-        counts = selectors.message_counts(mailing_ids=[m.pk for m in page])
+        return page, selectors.message_counts(mailing_ids=[m.pk for m in page])
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page, counts = self._page_with_counts()
         serializer = self.get_serializer(
             page, many=True, context={**self.get_serializer_context(), "message_counts": counts}
         )
@@ -156,8 +159,7 @@ class MailingViewSet(
     )
     @action(detail=False, methods=["get"])
     def statistics(self, request: Request) -> Response:
-        page = paginate(self, self.get_queryset())
-        counts = selectors.message_counts(mailing_ids=[m.pk for m in page])
+        page, counts = self._page_with_counts()
         rows = MailingStatisticsRowSerializer(page, many=True, context={"message_counts": counts})
         paginated = self.get_paginated_response(rows.data).data
         return Response({**selectors.statistics_overview(), **paginated})
