@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "mailings",
     "delivery",
     "reports",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -75,6 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.sign_in",
             ],
         },
     },
@@ -242,6 +244,46 @@ DISPATCH_LEASE_SECONDS = env.float("DISPATCH_LEASE_SECONDS", default=GATEWAY_TIM
 # --- Admin bootstrap (used by `manage.py ensure_admin`) ------------------------------------
 ADMIN_USERNAME = env("ADMIN_USERNAME", default="admin")
 ADMIN_PASSWORD = env("ADMIN_PASSWORD", default="")
+
+# --- Admin sign-in: local passwords and/or OpenID Connect (see accounts/) ------------------
+# Passwords on the admin's login page; off leaves only the identity provider. (API clients
+# get their tokens with a password at /api/auth/token/ either way.)
+ADMIN_PASSWORD_LOGIN = env.bool("ADMIN_PASSWORD_LOGIN", default=True)
+# The provider's issuer URL (its discovery document is ISSUER/.well-known/openid-configuration).
+# Empty: no OpenID Connect sign-in.
+OIDC_ISSUER = env("OIDC_ISSUER", default="").rstrip("/")
+OIDC_ENABLED = bool(OIDC_ISSUER)
+OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env("OIDC_CLIENT_SECRET", default="")
+OIDC_RP_SCOPES = env("OIDC_SCOPES", default="openid email profile")
+OIDC_RP_SIGN_ALGO = env("OIDC_SIGN_ALGO", default="RS256")
+# Who gets into the admin: accounts whose claim OIDC_ADMIN_CLAIM (a dotted path reaches into
+# nested claims, e.g. realm_access.roles) is or contains OIDC_ADMIN_VALUE; "*" lets in every
+# account the provider signs in.
+OIDC_ADMIN_CLAIM = env("OIDC_ADMIN_CLAIM", default="groups")
+OIDC_ADMIN_VALUE = env("OIDC_ADMIN_VALUE", default="")
+OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", default="single sign-on")
+# A session from the provider lasts this long; then the provider is asked again.
+OIDC_SESSION_SECONDS = env.int("OIDC_SESSION_SECONDS", default=8 * 3600)
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT_SECONDS", default=10.0)
+OIDC_USE_PKCE = True
+LOGIN_REDIRECT_URL = "/admin/"
+if OIDC_ENABLED and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET and OIDC_ADMIN_VALUE):
+    raise ImproperlyConfigured(
+        "OIDC_ISSUER is set: set OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_ADMIN_VALUE too "
+        '(the group or claim value that grants the admin; "*" for every account).'
+    )
+if not ADMIN_PASSWORD_LOGIN and not OIDC_ENABLED:
+    raise ImproperlyConfigured(
+        "ADMIN_PASSWORD_LOGIN is off and OIDC_ISSUER is not set: nobody could sign in."
+    )
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "accounts.oidc.OidcBackend",  # does nothing without OIDC_ISSUER
+]
+# Behind a TLS-terminating proxy, the callback URL sent to the provider must say https.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- E-mail (daily report) ------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

@@ -26,6 +26,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/dashboard/", dashboard, name="admin-dashboard"),
     path("admin/", admin.site.urls),
+    path("oidc/", include("accounts.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
