@@ -30,15 +30,24 @@ STACK_ENV = {
 
 
 @pytest.fixture(scope="module")
+def stack_env() -> dict[str, str]:
+    """The stack's environment; a test module may add to it by overriding this fixture."""
+    return STACK_ENV
+
+
+@pytest.fixture(scope="module")
 def stack(
-    request: pytest.FixtureRequest, django_db_setup: None, django_db_blocker: Any
+    request: pytest.FixtureRequest,
+    stack_env: dict[str, str],
+    django_db_setup: None,
+    django_db_blocker: Any,
 ) -> Iterator[Stack]:
     with django_db_blocker.unblock():
         url = database_url(connection.settings_dict)
     running = Stack(
         database_url=url,
         redis=settings.CELERY_BROKER_URL.startswith("redis://"),
-        env=STACK_ENV,
+        env=stack_env,
     ).start()
     failed_before = request.session.testsfailed
     try:

@@ -1,5 +1,6 @@
 """An operator in a real browser (Debian's Chromium, driven by Playwright): sign in, import
-clients, create a mailing, watch it finish against the emulator, read its statistics.
+clients, create a mailing, watch it finish against the emulator, read its statistics; and
+sign in through the company's OpenID Connect provider (a real one, in its own process).
 Screenshots of the main pages are saved under test-artifacts/screenshots/."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import pytest
 from django.utils import timezone
 
 from e2e.api import create_user
+from e2e.conftest import STACK_ENV
+from e2e.oidc_provider import IdentityProvider, service_env, start_test_provider
 from e2e.stack import Stack, wait_until
 from mailings.models import Mailing, MailingStatus
 
@@ -26,6 +29,19 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[IdentityProvider]:
+    running = start_test_provider()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def stack_env(provider: IdentityProvider) -> dict[str, str]:
+    """The stack signs in against the test provider, as it would against Keycloak."""
+    return {**STACK_ENV, **service_env(provider)}
 
 
 @pytest.fixture
@@ -124,3 +140,41 @@ def test_an_operator_runs_a_mailing_from_the_browser(
     assert "Circuit: closed" in page.inner_text("#circuit")
     shot(page, "dashboard")
     assert live.gateway_stats()["delivered"] == 40
+
+
+def test_an_operator_signs_in_with_the_company_identity_provider(
+    live: Stack, page: Any, provider: IdentityProvider
+) -> None:
+    from accounts.models import OidcIdentity
+
+    base = live.web_url
+
+    # The admin sends a signed-out visitor to its login page, which offers the provider.
+    page.goto(f"{base}/admin/mailings/mailing/")
+    page.wait_for_url(f"{base}/admin/login/?next=/admin/mailings/mailing/")
+    assert page.inner_text("#sso-sign-in") == "Sign in with Test IdP"
+    shot(page, "login")
+
+    # The provider's own login page, then back to the page first asked for.
+    page.click("#sso-sign-in")
+    page.wait_for_url(f"{provider.issuer.removesuffix('/o')}/accounts/login/**")
+    page.fill("#idp-username", "ann")
+    page.fill("#idp-password", "ann-idp-pass-1")
+    page.click("#idp-submit")
+    page.wait_for_url(f"{base}/admin/mailings/mailing/")
+    assert "WELCOME, ANN" in page.inner_text("#user-tools").upper()
+
+    identity = OidcIdentity.objects.select_related("user").get()
+    assert identity.issuer == provider.issuer
+    assert identity.user.username == "ann" and identity.user.is_superuser
+
+    # An account the provider knows but whose groups do not grant the admin.
+    page.context.clear_cookies()
+    page.goto(f"{base}/admin/login/")
+    page.click("#sso-sign-in")
+    page.fill("#idp-username", "bob")
+    page.fill("#idp-password", "bob-idp-pass-1")
+    page.click("#idp-submit")
+    page.wait_for_url(f"{base}/admin/login/?sso=failed")
+    assert "not allowed into this admin" in page.inner_text("#sso-error")
+    assert OidcIdentity.objects.count() == 1

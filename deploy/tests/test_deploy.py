@@ -136,3 +136,16 @@ def test_the_secret_template_holds_no_real_secret() -> None:
     for name, value in secret["stringData"].items():
         if name in ("SECRET_KEY", "GATEWAY_TOKEN", "ADMIN_PASSWORD"):
             assert "replace" in value, name
+        elif re.search("(SECRET|PASSWORD|TOKEN)$", name):
+            assert value == "", name
+
+
+def test_secrets_are_in_the_secret_never_in_the_config_map() -> None:
+    config = next(d for d in k8s_documents() if d["kind"] == "ConfigMap")
+    secret = next(d for d in k8s_documents() if d["kind"] == "Secret")
+    secret_like = {n for n in settings_read() if re.search("(SECRET|PASSWORD|TOKEN|SECRET_KEY)$", n)}
+
+    assert not secret_like & set(config["data"])
+    assert {"OIDC_CLIENT_SECRET", "EMAIL_HOST_PASSWORD", "GATEWAY_TOKEN"} <= set(
+        secret["stringData"]
+    )
