@@ -143,7 +143,9 @@ def test_the_secret_template_holds_no_real_secret() -> None:
 def test_secrets_are_in_the_secret_never_in_the_config_map() -> None:
     config = next(d for d in k8s_documents() if d["kind"] == "ConfigMap")
     secret = next(d for d in k8s_documents() if d["kind"] == "Secret")
-    secret_like = {n for n in settings_read() if re.search("(SECRET|PASSWORD|TOKEN|SECRET_KEY)$", n)}
+    secret_like = {
+        n for n in settings_read() if re.search("(SECRET|PASSWORD|TOKEN|SECRET_KEY)$", n)
+    }
 
     assert not secret_like & set(config["data"])
     assert {"OIDC_CLIENT_SECRET", "EMAIL_HOST_PASSWORD", "GATEWAY_TOKEN"} <= set(
