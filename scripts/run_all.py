@@ -55,6 +55,22 @@ def prepare_environment() -> dict[str, str]:
     return env
 
 
+def configuration_error(env: dict[str, str]) -> str | None:
+    """The settings' own complaint (ImproperlyConfigured), in one line, or None."""
+    done = subprocess.run(
+        [str(BIN / "python"), "-c", "import config.settings"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode == 0:
+        return None
+    lines = done.stderr.strip().splitlines() or ["(no message)"]
+    return lines[-1].removeprefix("django.core.exceptions.ImproperlyConfigured: ")
+
+
 def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -72,6 +88,10 @@ def commands(env: dict[str, str]) -> dict[str, list[str]]:
 
 def main() -> int:
     env = prepare_environment()
+    problem = configuration_error(env)
+    if problem:
+        print(f"make run: cannot start: {problem}", file=sys.stderr)
+        return 2
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "collectstatic", "--no-input", "-v", "0")
     manage(env, "ensure_admin")

@@ -1,0 +1,36 @@
+"""`make run` refuses a configuration the settings reject, in one line, before touching
+anything."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_an_incomplete_configuration_stops_make_run_with_one_clear_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "ADMIN_"))}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.update({"DATA_DIR": str(tmp_path), "OIDC_ISSUER": "https://id.example.com/realms/ops"})
+    env.pop("DATABASE_URL", None)
+
+    done = subprocess.run(
+        [sys.executable, "scripts/run_all.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "make run: cannot start: OIDC_ISSUER is set: set OIDC_CLIENT_ID, OIDC_CLIENT_SECRET "
+        'and OIDC_ADMIN_VALUE too (the group or claim value that grants the admin; "*" for '
+        "every account)."
+    ]
+    assert not (tmp_path / "db.sqlite3").exists()  # nothing migrated
