@@ -65,7 +65,8 @@ def provider_metadata() -> dict[str, Any]:
         cached = _metadata.get(issuer)
         if cached and time.monotonic() - cached[0] < DISCOVERY_TTL_SECONDS:
             return cached[1]
-    url = f"{issuer}/.well-known/openid-configuration"
+    # The issuer is compared exactly (Auth0's ends with a slash, Keycloak's does not).
+    url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
     try:
         response = requests.get(url, timeout=settings.OIDC_TIMEOUT)
         response.raise_for_status()
@@ -207,7 +208,6 @@ class OidcBackend(OIDCAuthenticationBackend):
         self, access_token: str, id_token: str, payload: dict[str, Any]
     ) -> AbstractBaseUser | None:
         check_id_token(payload, issuer=settings.OIDC_ISSUER, client_id=self.OIDC_RP_CLIENT_ID)
-        self.id_token_claims = payload
         return super().get_or_create_user(access_token, id_token, payload)
 
     def get_userinfo(

@@ -251,7 +251,8 @@ ADMIN_PASSWORD = env("ADMIN_PASSWORD", default="")
 ADMIN_PASSWORD_LOGIN = env.bool("ADMIN_PASSWORD_LOGIN", default=True)
 # The provider's issuer URL (its discovery document is ISSUER/.well-known/openid-configuration).
 # Empty: no OpenID Connect sign-in.
-OIDC_ISSUER = env("OIDC_ISSUER", default="").rstrip("/")
+# Exactly as the provider writes it in its tokens (Auth0's ends with "/", Keycloak's does not).
+OIDC_ISSUER = env("OIDC_ISSUER", default="")
 OIDC_ENABLED = bool(OIDC_ISSUER)
 OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID", default="")
 OIDC_RP_CLIENT_SECRET = env("OIDC_CLIENT_SECRET", default="")

@@ -139,6 +139,25 @@ def test_the_discovery_document_is_fetched_once_and_kept(settings: Any) -> None:
     oidc.forget_provider_metadata()
 
 
+def test_an_issuer_ending_with_a_slash_is_kept_exactly(settings: Any) -> None:
+    issuer = "https://example.eu.auth0.com/"  # Auth0 writes its issuer so, in tokens too
+    settings.OIDC_ISSUER = issuer
+    oidc.forget_provider_metadata()
+    document = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}authorize",
+        "token_endpoint": f"{issuer}oauth/token",
+        "jwks_uri": f"{issuer}.well-known/jwks.json",
+    }
+    with mock.patch.object(oidc.requests, "get", return_value=discovery_answer(document)) as get:
+        assert oidc.provider_metadata() == document
+    get.assert_called_once_with(f"{issuer}.well-known/openid-configuration", timeout=10.0)
+    oidc.check_id_token({**GOOD, "iss": issuer}, issuer=issuer, client_id="mailing")
+    with pytest.raises(SuspiciousOperation, match="another issuer"):
+        oidc.check_id_token({**GOOD, "iss": issuer.rstrip("/")}, issuer=issuer, client_id="mailing")
+    oidc.forget_provider_metadata()
+
+
 @pytest.mark.django_db
 def test_password_sign_in_never_touches_the_provider(settings: Any) -> None:
     settings.OIDC_ENABLED = True
