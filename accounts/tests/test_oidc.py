@@ -123,38 +123,36 @@ def test_a_discovery_document_that_does_not_fit_is_refused(
         oidc.provider_metadata()
 
 
-def test_the_discovery_document_is_fetched_once_and_kept(settings: Any) -> None:
-    settings.OIDC_ISSUER = ISSUER
-    oidc.forget_provider_metadata()
-    document = {
-        "issuer": ISSUER,
-        "authorization_endpoint": f"{ISSUER}/auth",
-        "token_endpoint": f"{ISSUER}/token",
-        "jwks_uri": f"{ISSUER}/certs",
-    }
-    with mock.patch.object(oidc.requests, "get", return_value=discovery_answer(document)) as get:
-        assert oidc.provider_metadata() == document
-        assert oidc.provider_metadata() == document
-    get.assert_called_once_with(f"{ISSUER}/.well-known/openid-configuration", timeout=10.0)
-    oidc.forget_provider_metadata()
-
-
-def test_an_issuer_ending_with_a_slash_is_kept_exactly(settings: Any) -> None:
-    issuer = "https://example.eu.auth0.com/"  # Auth0 writes its issuer so, in tokens too
+@pytest.mark.parametrize(
+    ("issuer", "discovery_url"),
+    [
+        (ISSUER, f"{ISSUER}/.well-known/openid-configuration"),
+        # Auth0 writes its issuer with a slash, in tokens too: kept exactly, no "//" in URLs.
+        (
+            "https://example.eu.auth0.com/",
+            "https://example.eu.auth0.com/.well-known/openid-configuration",
+        ),
+    ],
+)
+def test_the_discovery_document_is_fetched_once_and_the_issuer_kept_exactly(
+    settings: Any, issuer: str, discovery_url: str
+) -> None:
     settings.OIDC_ISSUER = issuer
     oidc.forget_provider_metadata()
     document = {
         "issuer": issuer,
-        "authorization_endpoint": f"{issuer}authorize",
-        "token_endpoint": f"{issuer}oauth/token",
-        "jwks_uri": f"{issuer}.well-known/jwks.json",
+        "authorization_endpoint": f"{issuer}/auth",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/certs",
     }
     with mock.patch.object(oidc.requests, "get", return_value=discovery_answer(document)) as get:
         assert oidc.provider_metadata() == document
-    get.assert_called_once_with(f"{issuer}.well-known/openid-configuration", timeout=10.0)
+        assert oidc.provider_metadata() == document
+    get.assert_called_once_with(discovery_url, timeout=10.0)
     oidc.check_id_token({**GOOD, "iss": issuer}, issuer=issuer, client_id="mailing")
     with pytest.raises(SuspiciousOperation, match="another issuer"):
-        oidc.check_id_token({**GOOD, "iss": issuer.rstrip("/")}, issuer=issuer, client_id="mailing")
+        other = issuer.rstrip("/") if issuer.endswith("/") else f"{issuer}/"
+        oidc.check_id_token({**GOOD, "iss": other}, issuer=issuer, client_id="mailing")
     oidc.forget_provider_metadata()
 
 
@@ -194,32 +192,32 @@ def test_with_a_provider_the_login_page_offers_both(settings: Any) -> None:
     assert "Sign in with Keycloak" in body
 
 
-def settings_error(**environ: str) -> str:
+def load_settings(**environ: str) -> str:
+    """The settings module loaded in a fresh process: its error's last line, or the issuer."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "ADMIN_"))}
     env.update({"SECRET_KEY": "x" * 50, **environ})
     done = subprocess.run(
-        [sys.executable, "-c", "import config.settings"],
+        [sys.executable, "-c", "import config.settings as s; print(repr(s.OIDC_ISSUER))"],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    return done.stderr.strip().splitlines()[-1] if done.returncode else ""
+    return done.stderr.strip().splitlines()[-1] if done.returncode else done.stdout.strip()
+
+
+OIDC_ENV = {"OIDC_CLIENT_ID": "mailing", "OIDC_CLIENT_SECRET": "s", "OIDC_ADMIN_VALUE": "ops"}
 
 
 def test_the_settings_refuse_a_sign_in_that_could_not_work() -> None:
-    assert settings_error() == ""
-    assert "set OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_ADMIN_VALUE" in settings_error(
+    assert load_settings() == "''"
+    assert "set OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_ADMIN_VALUE" in load_settings(
         OIDC_ISSUER=ISSUER, OIDC_CLIENT_ID="mailing", OIDC_CLIENT_SECRET="s"
     )
-    assert "nobody could sign in" in settings_error(ADMIN_PASSWORD_LOGIN="false")
-    assert (
-        settings_error(
-            OIDC_ISSUER=ISSUER,
-            OIDC_CLIENT_ID="mailing",
-            OIDC_CLIENT_SECRET="s",
-            OIDC_ADMIN_VALUE="ops",
-            ADMIN_PASSWORD_LOGIN="false",
-        )
-        == ""
+    assert "nobody could sign in" in load_settings(ADMIN_PASSWORD_LOGIN="false")
+    assert load_settings(OIDC_ISSUER=ISSUER, ADMIN_PASSWORD_LOGIN="false", **OIDC_ENV) == repr(
+        ISSUER
     )
+    # Kept exactly as the provider writes it, trailing slash and all.
+    auth0 = "https://example.eu.auth0.com/"
+    assert load_settings(OIDC_ISSUER=auth0, **OIDC_ENV) == repr(auth0)
