@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 # How long the provider's discovery document is trusted before it is fetched again.
 DISCOVERY_TTL_SECONDS = 3600.0
-FAILED_URL = "/admin/login/?sso=failed"
 UNAVAILABLE_URL = "/admin/login/?sso=unavailable"
 
 
@@ -156,17 +155,11 @@ def username_for(claims: dict[str, Any]) -> str:
 # --- The authentication backend --------------------------------------------------------------
 
 
-class OidcBackend(OIDCAuthenticationBackend):
-    """Signs in with an authorization code; password sign-in stays with ModelBackend."""
+class ProviderSettings:
+    """What the library reads as attributes, read on use from settings and discovery: the
+    library's classes read them in ``__init__``, and Django builds a backend on every
+    authenticate() call, password sign-ins too — those must never touch the network."""
 
-    OIDC_RP_IDP_SIGN_KEY = None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Django builds every backend on every authenticate() call, password sign-ins too:
-        # nothing here may read the network. The provider's endpoints are read on use.
-        self.UserModel = get_user_model()
-
-    # The library reads these attributes; they come from settings and discovery.
     @property
     def OIDC_RP_CLIENT_ID(self) -> str:
         return str(settings.OIDC_RP_CLIENT_ID)
@@ -180,6 +173,10 @@ class OidcBackend(OIDCAuthenticationBackend):
         return str(settings.OIDC_RP_SIGN_ALGO)
 
     @property
+    def OIDC_OP_AUTH_ENDPOINT(self) -> str:
+        return str(provider_metadata()["authorization_endpoint"])
+
+    @property
     def OIDC_OP_TOKEN_ENDPOINT(self) -> str:
         return str(provider_metadata()["token_endpoint"])
 
@@ -190,6 +187,15 @@ class OidcBackend(OIDCAuthenticationBackend):
     @property
     def OIDC_OP_USER_ENDPOINT(self) -> str | None:
         return provider_metadata().get("userinfo_endpoint")
+
+
+class OidcBackend(ProviderSettings, OIDCAuthenticationBackend):
+    """Signs in with an authorization code; password sign-in stays with ModelBackend."""
+
+    OIDC_RP_IDP_SIGN_KEY = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.UserModel = get_user_model()  # the library's __init__ reads the endpoints
 
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> AbstractBaseUser | None:
         if not settings.OIDC_ENABLED or request is None or "code" not in request.GET:
@@ -272,19 +278,11 @@ class OidcBackend(OIDCAuthenticationBackend):
 # --- Views -----------------------------------------------------------------------------------
 
 
-class SignInView(OIDCAuthenticationRequestView):
+class SignInView(ProviderSettings, OIDCAuthenticationRequestView):
     """``/oidc/authenticate/?next=...``: off to the provider's sign-in page."""
 
     def __init__(self, **kwargs: Any) -> None:
-        View.__init__(self, **kwargs)  # the library's reads settings eagerly; these are lazy
-
-    @property
-    def OIDC_OP_AUTH_ENDPOINT(self) -> str:
-        return str(provider_metadata()["authorization_endpoint"])
-
-    @property
-    def OIDC_RP_CLIENT_ID(self) -> str:
-        return str(settings.OIDC_RP_CLIENT_ID)
+        View.__init__(self, **kwargs)  # the library's __init__ reads the endpoint
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if not settings.OIDC_ENABLED:
@@ -298,11 +296,8 @@ class SignInView(OIDCAuthenticationRequestView):
 
 
 class CallbackView(OIDCAuthenticationCallbackView):
-    """``/oidc/callback/``: where the provider sends the browser back with a code."""
-
-    @property
-    def failure_url(self) -> str:
-        return FAILED_URL
+    """``/oidc/callback/``: where the provider sends the browser back with a code; a
+    failure goes to LOGIN_REDIRECT_URL_FAILURE, the login page with a message."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if not settings.OIDC_ENABLED:

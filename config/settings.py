@@ -269,6 +269,7 @@ OIDC_SESSION_SECONDS = env.int("OIDC_SESSION_SECONDS", default=8 * 3600)
 OIDC_TIMEOUT = env.float("OIDC_TIMEOUT_SECONDS", default=10.0)
 OIDC_USE_PKCE = True
 LOGIN_REDIRECT_URL = "/admin/"
+LOGIN_REDIRECT_URL_FAILURE = "/admin/login/?sso=failed"
 if OIDC_ENABLED and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET and OIDC_ADMIN_VALUE):
     raise ImproperlyConfigured(
         "OIDC_ISSUER is set: set OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_ADMIN_VALUE too "

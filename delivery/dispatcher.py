@@ -127,16 +127,19 @@ class Dispatcher:
 
     # --- one message --------------------------------------------------------------------
 
-    def _too_late(self, message: ClaimedMessage) -> bool:
+    def _too_late(self, message: ClaimedMessage) -> Decision | None:
         """A request must reach the gateway before the end time, so none starts within
         ``DELIVERY_END_GUARD_SECONDS`` of it."""
-        return timezone.now() + self.end_guard >= message.end_at
+        if timezone.now() + self.end_guard >= message.end_at:
+            return Decision(Kind.EXPIRED, message.attempts, None, "the end time came first")
+        return None
 
     def _precheck(self, message: ClaimedMessage) -> Decision | None:
         """In-memory checks before the request: end time, then the send window."""
         now = timezone.now()
-        if self._too_late(message):
-            return Decision(Kind.EXPIRED, message.attempts, None, "the end time came first")
+        expired = self._too_late(message)
+        if expired is not None:
+            return expired
         start, end = message.window_start, message.window_end
         if start is None or end is None:
             return None
@@ -154,8 +157,8 @@ class Dispatcher:
         return Decision(Kind.DEFERRED, message.attempts, opening, "outside the send window")
 
     async def _send(self, gateway: GatewayClient, message: ClaimedMessage) -> Outcome:
-        if self._too_late(message):  # the task may have waited for the loop
-            expired = Decision(Kind.EXPIRED, message.attempts, None, "the end time came first")
+        expired = self._too_late(message)  # the task may have waited for the loop
+        if expired is not None:
             return Outcome(message, expired)
         error: GatewayError | None = None
         started = time.perf_counter()

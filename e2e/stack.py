@@ -224,13 +224,5 @@ class Stack:
         return self._gateway(f"/deliveries{query}")
 
     def reset_gateway(self) -> None:
+        """Clear the emulator's counts and undo every fault a test or benchmark set."""
         self._gateway("/reset")
-        self.faults(
-            latency_ms=0,
-            error_rate=0,
-            garbage_rate=0,
-            hang_rate=0,
-            rate_limit_rate=0,
-            reject_rate=0,
-            outage=False,
-        )

@@ -16,7 +16,6 @@ import pytest
 from django.utils import timezone
 
 from e2e.api import create_user
-from e2e.conftest import STACK_ENV
 from e2e.oidc_provider import IdentityProvider, service_env, start_test_provider
 from e2e.stack import Stack, wait_until
 from mailings.models import Mailing, MailingStatus
@@ -39,9 +38,9 @@ def provider() -> Iterator[IdentityProvider]:
 
 
 @pytest.fixture(scope="module")
-def stack_env(provider: IdentityProvider) -> dict[str, str]:
+def stack_env(stack_env: dict[str, str], provider: IdentityProvider) -> dict[str, str]:
     """The stack signs in against the test provider, as it would against Keycloak."""
-    return {**STACK_ENV, **service_env(provider)}
+    return {**stack_env, **service_env(provider)}
 
 
 @pytest.fixture

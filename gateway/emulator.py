@@ -15,8 +15,8 @@ body strictly (400 with a reason otherwise). Faults are drawn per request, in th
 A fault never delivers; only a success counts as a delivery. Every knob is a command-line flag
 and can be changed at run time: ``GET /control`` shows them, ``POST /control`` with a JSON
 object changes the given ones. ``GET /stats`` counts requests, deliveries and duplicate
-``msgId``s; ``GET /deliveries`` lists them (``?mailing_text=`` to filter); ``POST /reset``
-clears the counts.
+``msgId``s; ``GET /deliveries`` lists them (``?text=`` to filter); ``POST /reset``
+clears the counts and puts every knob back to what the emulator started with.
 
 Run: ``python -m gateway.emulator --port 8001`` (``make gateway``), or in tests
 ``Emulator`` in-process on a real socket.
@@ -33,7 +33,7 @@ import random
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from aiohttp import web
@@ -87,6 +87,12 @@ class Stats:
     first_delivery_at: float | None = None
     last_delivery_at: float | None = None
 
+    def clear(self) -> None:
+        """Back to zero, in place (the running application's state cannot be replaced)."""
+        fresh = Stats(keep_deliveries=self.keep_deliveries)
+        for name in (f.name for f in fields(self)):
+            setattr(self, name, getattr(fresh, name))
+
     def as_dict(self) -> dict[str, Any]:
         delivered = sum(self.by_id.values())
         return {
@@ -101,6 +107,7 @@ class Stats:
 
 
 FAULTS = web.AppKey("faults", Faults)
+STARTING_FAULTS = web.AppKey("starting_faults", Faults)
 STATS = web.AppKey("stats", Stats)
 TOKEN = web.AppKey("token", str)
 RNG = web.AppKey("rng", random.Random)
@@ -235,8 +242,9 @@ async def deliveries_view(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    keep = request.app[STATS].keep_deliveries
-    request.app[STATS] = Stats(keep_deliveries=keep)
+    # In place: whoever holds these objects (EmulatorThread.stats, .faults) sees the reset.
+    request.app[STATS].clear()
+    request.app[FAULTS].update(asdict(request.app[STARTING_FAULTS]))
     return web.json_response({"ok": True})
 
 
@@ -249,6 +257,7 @@ def make_app(
 ) -> web.Application:
     app = web.Application()
     app[FAULTS] = faults or Faults()
+    app[STARTING_FAULTS] = replace(app[FAULTS])
     app[STATS] = Stats(keep_deliveries=keep_deliveries)
     app[TOKEN] = token
     app[RNG] = random.Random(seed)  # noqa: S311 -- fault injection, not crypto

@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import OidcIdentity
 from accounts.oidc import forget_provider_metadata
-from e2e.oidc_provider import CLIENT, IdentityProvider, start_test_provider
+from e2e.oidc_provider import IdentityProvider, service_env, start_test_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,16 +33,20 @@ def provider() -> Iterator[IdentityProvider]:
     running.stop()
 
 
+# Where the settings module puts the environment's OIDC variables, when not under their name.
+SETTING_OF = {
+    "OIDC_CLIENT_ID": "OIDC_RP_CLIENT_ID",
+    "OIDC_CLIENT_SECRET": "OIDC_RP_CLIENT_SECRET",
+    "OIDC_SCOPES": "OIDC_RP_SCOPES",
+}
+
+
 @pytest.fixture
 def oidc(settings: Any, provider: IdentityProvider) -> Iterator[IdentityProvider]:
-    settings.OIDC_ISSUER = provider.issuer
+    """The live server configured as the browser test's stack is, by service_env()."""
+    for name, value in service_env(provider).items():
+        setattr(settings, SETTING_OF.get(name, name), value)
     settings.OIDC_ENABLED = True
-    settings.OIDC_RP_CLIENT_ID = CLIENT["client_id"]
-    settings.OIDC_RP_CLIENT_SECRET = CLIENT["client_secret"]
-    settings.OIDC_RP_SCOPES = "openid email profile groups"
-    settings.OIDC_ADMIN_CLAIM = "groups"
-    settings.OIDC_ADMIN_VALUE = "mailing-admins"
-    settings.OIDC_PROVIDER_NAME = "Test IdP"
     forget_provider_metadata()
     yield provider
     forget_provider_metadata()

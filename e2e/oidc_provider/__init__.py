@@ -45,6 +45,7 @@ class IdentityProvider:
             "clients": [{**client, "redirect_uris": CALLBACKS} for client in clients],
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
 
     def start(self) -> IdentityProvider:
         config = self.tmp / "config.json"
@@ -56,11 +57,12 @@ class IdentityProvider:
             "IDP_RSA_KEY": rsa_private_key_pem(),
         }
         env.pop("DJANGO_SETTINGS_MODULE", None)
+        self._log = (self.tmp / "idp.log").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "e2e.oidc_provider.serve", str(config)],
             cwd=ROOT,
             env=env,
-            stdout=(self.tmp / "idp.log").open("ab"),
+            stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
@@ -87,6 +89,7 @@ class IdentityProvider:
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(10)
+            self._log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

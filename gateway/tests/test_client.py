@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -143,3 +144,21 @@ def test_the_emulator_control_rejects_unknown_and_bad_settings() -> None:
         faults.update({"error_rate": -1})
     with pytest.raises(ValueError, match="true or false"):
         faults.update({"outage": 1})
+
+
+def test_reset_clears_the_counts_and_restores_the_starting_faults() -> None:
+    with EmulatorThread(token=TOKEN, faults=Faults(latency_ms=5, retry_after=2)) as emulator:
+        send(emulator.url, msg_id=1, phone="79001234567", text="x")
+        emulator.faults.update({"reject_rate": 1.0, "hang_seconds": 3, "latency_ms": 0})
+
+        async def reset() -> dict[str, Any]:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(f"{emulator.url}/reset") as answer,
+            ):
+                return dict(await answer.json())
+
+        assert asyncio.run(reset()) == {"ok": True}
+        assert emulator.faults == Faults(latency_ms=5, retry_after=2)
+        assert (emulator.stats.requests, sum(emulator.stats.by_id.values())) == (0, 0)
+        assert send(emulator.url, msg_id=2, phone="79001234567", text="x")
