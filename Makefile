@@ -59,7 +59,7 @@ report: install
 
 ## gateway: the bundled gateway emulator alone, on GATEWAY_PORT (default 8001).
 gateway: install
-	$(BIN)/python -m gateway.emulator
+	$(BIN)/python -m emulator
 
 ## lock: re-pin every dependency after changing pyproject.toml (both lock files).
 lock: install

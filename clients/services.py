@@ -10,7 +10,6 @@ from django.db import IntegrityError, transaction
 from clients.models import Client
 from core.exceptions import InvalidInput
 from core.logging import mask_phone
-from mailings.models import Message, MessageStatus
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +49,12 @@ def client_update(*, client: Client, **fields: Any) -> Client:
 def client_delete(*, client: Client) -> None:
     """Delete a client; its undelivered messages become ``cancelled``.
 
-    Messages already in flight keep their lease and record their real outcome; the
-    dispatcher never retries a message whose client is gone. The messages themselves stay
-    (with ``client_id`` null) so that statistics do not change.
+    The messages belong to the mailings app, which declares what a client's deletion does
+    to them (``Message.client``'s ``on_delete``, run in this transaction): pending ones are
+    cancelled, all of them stay with ``client_id`` null so that statistics do not change, and
+    those in flight record their real outcome and are never retried.
     """
     client_id = client.pk
     with transaction.atomic():
-        cancelled = Message.objects.filter(
-            client_id=client_id, status=MessageStatus.PENDING
-        ).update(status=MessageStatus.CANCELLED, next_attempt_at=None, last_error="client deleted")
         client.delete()
-    logger.info("client deleted", extra={"client_id": client_id, "cancelled_messages": cancelled})
+    logger.info("client deleted", extra={"client_id": client_id})

@@ -73,4 +73,4 @@ def beat(env: Mapping[str, str], *, schedule: Path, loglevel: str = "INFO") -> l
 
 
 def gateway(port: str | int, *extra: str) -> list[str]:
-    return [str(BIN / "python"), "-m", "gateway.emulator", "--port", str(port), *extra]
+    return [str(BIN / "python"), "-m", "emulator", "--port", str(port), *extra]

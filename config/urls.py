@@ -5,8 +5,8 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from core.dashboard import dashboard
 from core.views import ApiRootView, healthz, metrics, readyz
+from reports.dashboard import dashboard
 
 admin.site.site_header = "Mailing service"
 admin.site.site_title = "Mailing service"

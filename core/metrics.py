@@ -21,6 +21,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 
 HTTP_REQUESTS = Counter(
     "mailing_http_requests_total",
@@ -35,16 +36,25 @@ HTTP_LATENCY = Histogram(
 )
 
 
-def render_metrics() -> tuple[bytes, str]:
-    from delivery.metrics import DatabaseCollector
+# Collectors read at scrape time, registered by the apps that own what they describe (in
+# their AppConfig.ready), so this module imports no domain app.
+_SCRAPE_COLLECTORS: list[Collector] = []
 
+
+def register_scrape_collector(collector: Collector) -> None:
+    if all(type(c) is not type(collector) for c in _SCRAPE_COLLECTORS):
+        _SCRAPE_COLLECTORS.append(collector)
+
+
+def render_metrics() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = CollectorRegistry()
         registry.register(REGISTRY)  # this process's own metrics
-    registry.register(DatabaseCollector())
+    for collector in _SCRAPE_COLLECTORS:
+        registry.register(collector)
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 

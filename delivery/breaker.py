@@ -1,18 +1,20 @@
 """The circuit breaker and the credentials pause, shared by every dispatcher through one row.
 
-1. Closed: dispatchers send freely. Each flush of outcomes reports the transient failures
-   since the last success; ``BREAKER_FAILURE_THRESHOLD`` in a row open the circuit.
+1. Closed: dispatchers send freely. Each dispatcher counts its results in a ``Tally`` and
+   folds it into the shared row at every flush (``record``): ``BREAKER_FAILURE_THRESHOLD``
+   transient failures in a row open the circuit.
 2. Open: nobody sends until ``paused_until`` (``BREAKER_RESET_SECONDS`` later). Paused
    messages stay pending and spend no attempts.
-3. Then exactly one dispatcher wins a conditional update to half-open and sends one probe:
-   success closes the circuit, a transient failure opens it again.
+3. Then exactly one dispatcher wins a conditional update to half-open and sends one probe
+   (``permit_take`` answers ``PROBE``): success closes the circuit, a transient failure opens
+   it again.
 A 401/403 opens it too, for ``CREDENTIALS_PAUSE_SECONDS``, with reason ``credentials``.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -22,20 +24,66 @@ from django.db.models import Q
 from django.utils import timezone
 
 from delivery.models import Circuit, GatewayState
+from gateway.client import Result
 
 logger = logging.getLogger(__name__)
 
 
-class GateKind(StrEnum):
-    OPEN = "open"  # send freely (the circuit is closed)
-    PROBE = "probe"  # send exactly one message
-    PAUSED = "paused"  # send nothing
+class Permit(StrEnum):
+    """What a dispatcher may send now."""
+
+    SEND = "send"  # freely: the circuit is closed
+    PROBE = "probe"  # exactly one message: this dispatcher won the half-open probe
+    WAIT = "wait"  # nothing: paused
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
-    kind: GateKind
-    until: datetime | None = None
+@dataclass
+class Tally:
+    """One dispatcher's gateway results since its last flush, and its own stop rule.
+
+    ``must_stop_claiming`` holds as soon as this dispatcher alone has seen the threshold's
+    run of transient failures, or a credentials error, without waiting for the shared row.
+    """
+
+    threshold: int = field(default_factory=lambda: settings.BREAKER_FAILURE_THRESHOLD)
+    successes: int = 0
+    failures: int = 0
+    failures_since_success: int = 0
+    credentials_error: bool = False
+    run: int = 0  # consecutive transient failures seen by this dispatcher (not reset by take)
+
+    def note(self, result: Result) -> None:
+        if result is Result.SUCCESS:
+            self.successes += 1
+            self.failures_since_success = 0
+            self.run = 0
+        elif result is Result.TRANSIENT:
+            self.failures += 1
+            self.failures_since_success += 1
+            self.run += 1
+        elif result is Result.CREDENTIALS:
+            self.credentials_error = True
+
+    @property
+    def must_stop_claiming(self) -> bool:
+        return self.credentials_error or self.run >= self.threshold
+
+    @property
+    def has_news(self) -> bool:
+        return bool(self.successes or self.failures or self.credentials_error)
+
+    def take(self) -> Tally:
+        """The results to record now; the counts start again from zero."""
+        taken = Tally(
+            threshold=self.threshold,
+            successes=self.successes,
+            failures=self.failures,
+            failures_since_success=self.failures_since_success,
+            credentials_error=self.credentials_error,
+            run=self.run,
+        )
+        self.successes = self.failures = 0
+        return taken
 
 
 def gateway_state() -> GatewayState:
@@ -44,21 +92,27 @@ def gateway_state() -> GatewayState:
     return state
 
 
-def sending_paused(*, now: datetime | None = None) -> bool:
-    """True while the circuit is open or probing and its pause has not run out."""
+def pause_reason(*, now: datetime | None = None) -> str | None:
+    """Why sending is paused now (``circuit`` or ``credentials``), or None while it is not.
+
+    The one answer to "is sending paused?" for the scheduler, metrics and the dashboard.
+    """
     now = now or timezone.now()
     state = gateway_state()
-    return state.circuit != Circuit.CLOSED and bool(state.paused_until and state.paused_until > now)
+    if state.circuit == Circuit.CLOSED or not (state.paused_until and state.paused_until > now):
+        return None
+    return state.pause_reason or "circuit"
 
 
-def gate_pass(*, now: datetime | None = None) -> Gate:
-    """May this dispatcher send now, and how much?"""
+def permit_take(*, now: datetime | None = None) -> Permit:
+    """May this dispatcher send now, and how much? Takes the half-open probe when it is due
+    (a state change: exactly one caller wins it)."""
     now = now or timezone.now()
     state = gateway_state()
     if state.circuit == Circuit.CLOSED:
-        return Gate(GateKind.OPEN)
+        return Permit.SEND
     if state.paused_until is not None and state.paused_until > now:
-        return Gate(GateKind.PAUSED, state.paused_until)
+        return Permit.WAIT
     probe_deadline = now + timedelta(seconds=settings.GATEWAY_TIMEOUT_SECONDS + 5)
     won = (
         GatewayState.objects.filter(pk=1, circuit__in=[Circuit.OPEN, Circuit.HALF_OPEN])
@@ -67,8 +121,8 @@ def gate_pass(*, now: datetime | None = None) -> Gate:
     )
     if won:
         logger.info("circuit half-open: probing the gateway")
-        return Gate(GateKind.PROBE)
-    return Gate(GateKind.PAUSED, probe_deadline)
+        return Permit.PROBE
+    return Permit.WAIT
 
 
 def _open(state: GatewayState, *, now: datetime, seconds: float, reason: str) -> None:
@@ -77,33 +131,26 @@ def _open(state: GatewayState, *, now: datetime, seconds: float, reason: str) ->
     state.pause_reason = reason
 
 
-def record(
-    *,
-    successes: int,
-    failures_after_last_success: int,
-    failures: int,
-    credentials_error: bool,
-    now: datetime | None = None,
-) -> None:
-    """Fold a flush's results into the shared state (one locked read-modify-write)."""
-    if not (successes or failures or credentials_error):
+def record(tally: Tally, *, now: datetime | None = None) -> None:
+    """Fold a dispatcher's tally into the shared state (one locked read-modify-write)."""
+    if not tally.has_news:
         return
     now = now or timezone.now()
     with transaction.atomic():
         state, _ = GatewayState.objects.select_for_update().get_or_create(pk=1)
         before = state.circuit
-        if successes:
-            state.consecutive_failures = failures_after_last_success
+        if tally.successes:
+            state.consecutive_failures = tally.failures_since_success
         else:
-            state.consecutive_failures += failures
-        if credentials_error:
+            state.consecutive_failures += tally.failures
+        if tally.credentials_error:
             _open(state, now=now, seconds=settings.CREDENTIALS_PAUSE_SECONDS, reason="credentials")
-        elif state.circuit == Circuit.HALF_OPEN and failures and not successes:
+        elif state.circuit == Circuit.HALF_OPEN and tally.failures and not tally.successes:
             _open(state, now=now, seconds=settings.BREAKER_RESET_SECONDS, reason="circuit")
-        elif state.consecutive_failures >= settings.BREAKER_FAILURE_THRESHOLD:
+        elif state.consecutive_failures >= tally.threshold:
             if state.circuit != Circuit.OPEN:
                 _open(state, now=now, seconds=settings.BREAKER_RESET_SECONDS, reason="circuit")
-        elif successes and state.circuit != Circuit.CLOSED:
+        elif tally.successes and state.circuit != Circuit.CLOSED:
             state.circuit = Circuit.CLOSED
             state.paused_until = None
             state.pause_reason = ""

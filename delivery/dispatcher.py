@@ -3,22 +3,23 @@
 One dispatcher runs inside one ``delivery.tasks.dispatch`` task, holding one of the
 ``DISPATCH_SLOTS`` slots, for at most ``DISPATCH_TASK_SECONDS``:
 
-1. Ask the shared gate (``breaker.gate_pass``) whether sending is allowed: freely, one
-   probe, or not at all.
+1. Take a permit from the shared breaker (``breaker.permit_take``): send freely, one
+   probe, or nothing.
 2. Claim as many due messages as there is room in flight (``DISPATCH_MAX_IN_FLIGHT``).
    The claim is the last database check before the requests: mailing running, before its
-   end. Then, per message, in memory: the end time has not come and the client's local
-   time is inside the send window (otherwise the message is deferred to the next opening).
+   end. Then, per message, in memory (``attempt.precheck``): the end time has not come and
+   the client's local time is inside the send window (otherwise the message is deferred to
+   the next opening).
 3. Send each one as its own asyncio task over one aiohttp session. No database
    transaction is open while requests are in flight: the database runs in two helper
    threads (claims; writes), and the event loop only waits for the claims.
-4. As requests finish, decide each message's next state (``policy.decide``) and write the
-   outcomes in bulk every ``FLUSH_SECONDS`` or ``FLUSH_SIZE`` outcomes, in the background,
-   then tell the breaker. Repeated transient failures or a credentials error stop new
-   claims at once.
-5. Stop claiming when the time budget ends, the gate closes, or no work has been due for
-   ``DISPATCH_IDLE_SECONDS``; wait for the requests in flight, write their outcomes, release the
-   slot.
+4. As requests finish, the retry policy decides each message's next state; the outcomes
+   are written in bulk every ``FLUSH_SECONDS`` or ``FLUSH_SIZE`` outcomes, in the
+   background, then the breaker's tally is recorded. The tally stops new claims at once on
+   a run of transient failures or a credentials error.
+5. Stop claiming when the time budget ends, the permit is withdrawn, or no work has been
+   due for ``DISPATCH_IDLE_SECONDS``; wait for the requests in flight, write their
+   outcomes, release the slot.
 """
 
 from __future__ import annotations
@@ -33,23 +34,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
-from core.logging import mask_phone
 from delivery import breaker, metrics, services
-from delivery.policy import Decision, Kind, RetryPolicy, decide
-from delivery.services import ClaimedMessage, Outcome
-from delivery.window import is_open_at, next_opening
-from gateway.client import (
-    CredentialsError,
-    GatewayClient,
-    GatewayError,
-    PermanentError,
-    TransientError,
+from delivery.attempt import attempt, precheck
+from delivery.policy import Decision, Kind, RetryPolicy
+from gateway.client import GatewayClient, Result
+from mailings.messages import (
+    ClaimedMessage,
+    MessageOutcome,
+    messages_claim,
+    messages_record_outcomes,
 )
 
 logger = logging.getLogger(__name__)
@@ -60,6 +57,7 @@ POLL_SECONDS = 0.05
 SLOT_RENEW_SECONDS = 5.0
 
 T = TypeVar("T")
+Done = tuple[ClaimedMessage, Decision]
 
 
 @dataclass
@@ -71,16 +69,15 @@ class Report:
         self.outcomes[kind.value] = self.outcomes.get(kind.value, 0) + 1
 
 
-def _result_label(error: GatewayError | None) -> str:
-    if error is None:
-        return "success"
-    if isinstance(error, CredentialsError):
-        return "credentials"
-    if isinstance(error, PermanentError):
-        return "permanent"
-    if isinstance(error, TransientError) and error.rate_limited:
-        return "rate_limited"
-    return "transient"
+def _outcome(done: Done) -> MessageOutcome:
+    message, decision = done
+    return MessageOutcome(
+        message_id=message.id,
+        status=decision.kind.status,
+        attempts=decision.attempts,
+        next_attempt_at=decision.next_attempt_at,
+        error=decision.error,
+    )
 
 
 class Dispatcher:
@@ -99,146 +96,37 @@ class Dispatcher:
         self.token = uuid.uuid4()
         self.owner = f"{os.getpid()}:{self.token.hex[:12]}"
         self.report = Report()
-        self.slot_id = 0
-        self._in_flight: set[asyncio.Task[Outcome]] = set()
+        self.tally = breaker.Tally()
+        self._in_flight: set[asyncio.Task[tuple[Decision, Result | None]]] = set()
+        self._messages: dict[asyncio.Task[Any], ClaimedMessage] = {}
+        self._done: list[Done] = []
+        self._flushing: asyncio.Task[None] | None = None
         # Two database threads (each with its own connection): claims never wait behind a
         # flush of outcomes, and the event loop never waits for either.
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-claims")
+        self._claims = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-claims")
         self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-writes")
-        self._flushing: asyncio.Task[None] | None = None
-        self._outcomes: list[Outcome] = []
-        # Breaker bookkeeping since the last flush, in completion order.
-        self._successes = 0
-        self._failures = 0
-        self._failures_since_success = 0
-        self._local_run = 0  # consecutive transient failures seen by this dispatcher
-        self._credentials_error = False
 
     @staticmethod
     async def _on(executor: ThreadPoolExecutor, fn: Callable[..., T], /, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(executor, lambda: fn(**kwargs))
 
-    async def _in_db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        return await self._on(self._db, fn, **kwargs)
-
-    async def _in_writes(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        return await self._on(self._writes, fn, **kwargs)
-
-    # --- one message --------------------------------------------------------------------
-
-    def _too_late(self, message: ClaimedMessage) -> Decision | None:
-        """A request must reach the gateway before the end time, so none starts within
-        ``DELIVERY_END_GUARD_SECONDS`` of it."""
-        if timezone.now() + self.end_guard >= message.end_at:
-            return Decision(Kind.EXPIRED, message.attempts, None, "the end time came first")
-        return None
-
-    def _precheck(self, message: ClaimedMessage) -> Decision | None:
-        """In-memory checks before the request: end time, then the send window."""
-        now = timezone.now()
-        expired = self._too_late(message)
-        if expired is not None:
-            return expired
-        start, end = message.window_start, message.window_end
-        if start is None or end is None:
-            return None
-        zone = ZoneInfo(message.timezone)
-        if is_open_at(now, zone, start, end):
-            return None
-        opening = next_opening(now, zone, start, end)
-        if opening >= message.end_at:
-            return Decision(
-                Kind.EXPIRED,
-                message.attempts,
-                None,
-                "the send window does not open before the end time",
-            )
-        return Decision(Kind.DEFERRED, message.attempts, opening, "outside the send window")
-
-    async def _send(self, gateway: GatewayClient, message: ClaimedMessage) -> Outcome:
-        expired = self._too_late(message)  # the task may have waited for the loop
-        if expired is not None:
-            return Outcome(message, expired)
-        error: GatewayError | None = None
-        started = time.perf_counter()
-        metrics.IN_FLIGHT.inc()
-        try:
-            delivered = await gateway.send(
-                msg_id=message.id, phone=message.phone, text=message.text
-            )
-            status: int | None = delivered.status
-        except GatewayError as exc:
-            error, status = exc, exc.status
-        finally:
-            metrics.IN_FLIGHT.dec()
-        latency = time.perf_counter() - started
-        metrics.LATENCY.observe(latency)
-        result = _result_label(error)
-        metrics.ATTEMPTS.labels(result).inc()
-        decision = decide(
-            error,
-            attempts=message.attempts,
-            now=timezone.now(),
-            end_at=message.end_at,
-            policy=self.policy,
-        )
-        logger.info(
-            "gateway attempt: %s -> %s",
-            result,
-            decision.kind.value,
-            extra={
-                "mailing_id": message.mailing_id,
-                "message_id": message.id,
-                "client_id": message.client_id,
-                "phone": mask_phone(message.phone),
-                "gateway_status": status,
-                "latency_ms": round(latency * 1000, 1),
-                "attempt": decision.attempts,
-                "error": decision.error or None,
-            },
-        )
-        self._note_result(result)
-        return Outcome(message, decision)
-
-    def _note_result(self, result: str) -> None:
-        if result == "success":
-            self._successes += 1
-            self._failures_since_success = 0
-            self._local_run = 0
-        elif result == "transient":
-            self._failures += 1
-            self._failures_since_success += 1
-            self._local_run += 1
-        elif result == "credentials":
-            self._credentials_error = True
-            metrics.CREDENTIAL_ERRORS.inc()
-
-    @property
-    def _must_stop_claiming(self) -> bool:
-        return self._credentials_error or self._local_run >= settings.BREAKER_FAILURE_THRESHOLD
-
     # --- batches ------------------------------------------------------------------------
 
     async def _flush(self) -> None:
-        """Write the outcomes gathered so far, then fold the results into the breaker."""
-        outcomes, self._outcomes = self._outcomes, []
-        successes, failures = self._successes, self._failures
-        trailing, credentials = self._failures_since_success, self._credentials_error
-        self._successes = self._failures = 0
-        if outcomes:
-            await self._in_writes(services.outcomes_write, token=self.token, outcomes=outcomes)
-            for outcome in outcomes:
-                self.report.count(outcome.decision.kind)
-                metrics.MESSAGES.labels(outcome.decision.kind.value).inc()
-        if successes or failures or credentials:
-            await self._in_writes(
-                breaker.record,
-                successes=successes,
-                failures_after_last_success=trailing,
-                failures=failures,
-                credentials_error=credentials,
+        """Write the outcomes gathered so far, then record the breaker's tally."""
+        done, self._done = self._done, []
+        tally = self.tally.take()
+        if done:
+            outcomes = [_outcome(item) for item in done]
+            await self._on(
+                self._writes, messages_record_outcomes, token=self.token, outcomes=outcomes
             )
+            for _, decision in done:
+                self.report.count(decision.kind)
+                metrics.MESSAGES.labels(decision.kind.value).inc()
+        if tally.has_news:
+            await self._on(self._writes, breaker.record, tally=tally)
 
     def _flush_in_background(self) -> None:
         if self._flushing is None or self._flushing.done():
@@ -252,22 +140,38 @@ class Dispatcher:
         await self._flush()
 
     async def _claim(self, gateway: GatewayClient, room: int) -> tuple[int, bool]:
-        """Claim and start up to ``room`` messages; returns (claimed, gate still open)."""
-        gate = await self._in_db(breaker.gate_pass)
-        if gate.kind == breaker.GateKind.PAUSED:
+        """Claim and start up to ``room`` messages; returns (claimed, may claim again)."""
+        permit = await self._on(self._claims, breaker.permit_take)
+        if permit is breaker.Permit.WAIT:
             return 0, False
-        limit = 1 if gate.kind == breaker.GateKind.PROBE else room
-        batch = await self._in_db(services.messages_claim, limit=limit, token=self.token)
+        limit = 1 if permit is breaker.Permit.PROBE else room
+        batch = await self._on(self._claims, messages_claim, limit=limit, token=self.token)
         self.report.claimed += len(batch)
         for message in batch:
-            early = self._precheck(message)
+            early = precheck(message, end_guard=self.end_guard)
             if early is not None:
-                self._outcomes.append(Outcome(message, early))
+                self._done.append((message, early))
                 continue
-            self._in_flight.add(asyncio.create_task(self._send(gateway, message)))
-        return len(batch), gate.kind == breaker.GateKind.OPEN
+            task = asyncio.create_task(
+                attempt(gateway, message, policy=self.policy, end_guard=self.end_guard)
+            )
+            self._in_flight.add(task)
+            self._messages[task] = message
+        return len(batch), permit is breaker.Permit.SEND
 
-    async def run(self) -> Report:
+    async def _collect(self) -> None:
+        """Wait a little for requests to finish; note their decisions and results."""
+        finished, _ = await asyncio.wait(
+            self._in_flight, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in finished:
+            self._in_flight.discard(task)
+            decision, result = task.result()
+            self._done.append((self._messages.pop(task), decision))
+            if result is not None:
+                self.tally.note(result)
+
+    async def run(self, *, slot_id: int) -> Report:
         deadline = time.monotonic() + self.budget
         last_flush = last_renew = last_work = time.monotonic()
         claiming = True
@@ -277,46 +181,45 @@ class Dispatcher:
             timeout=settings.GATEWAY_TIMEOUT_SECONDS,
             max_in_flight=self.max_in_flight,
         ) as gateway:
-            while True:
+            while claiming or self._in_flight:
                 now = time.monotonic()
-                if claiming and (now >= deadline or self._must_stop_claiming):
+                if claiming and (now >= deadline or self.tally.must_stop_claiming):
                     claiming = False
                 room = self.max_in_flight - len(self._in_flight)
                 if claiming and room >= max(1, self.max_in_flight // 4):
-                    claimed, gate_open = await self._claim(gateway, room)
-                    if claimed:
-                        last_work = now
-                    if not gate_open or (not claimed and now - last_work >= self.idle):
-                        claiming = False
-                if not claiming and not self._in_flight:
-                    break
+                    claimed, may_claim = await self._claim(gateway, room)
+                    last_work = now if claimed else last_work
+                    claiming = may_claim and (claimed > 0 or now - last_work < self.idle)
                 if self._in_flight:
-                    done, _ = await asyncio.wait(
-                        self._in_flight, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    for task in done:
-                        self._in_flight.discard(task)
-                        self._outcomes.append(task.result())
+                    await self._collect()
                 elif claiming:
                     await asyncio.sleep(POLL_SECONDS * 4)
                 now = time.monotonic()
-                if self._outcomes and (
-                    len(self._outcomes) >= FLUSH_SIZE
+                if self._done and (
+                    len(self._done) >= FLUSH_SIZE
                     or now - last_flush >= FLUSH_SECONDS
-                    or self._must_stop_claiming
+                    or self.tally.must_stop_claiming
                     or not self._in_flight
                 ):
                     self._flush_in_background()
                     last_flush = now
                 if now - last_renew >= SLOT_RENEW_SECONDS:
-                    await self._in_db(services.slot_renew, slot_id=self.slot_id, owner=self.owner)
+                    await self._on(
+                        self._claims, services.slot_renew, slot_id=slot_id, owner=self.owner
+                    )
                     last_renew = now
             await self._flush_all()
         return self.report
 
+    def acquire_slot(self) -> int | None:
+        return self._claims.submit(services.slot_acquire, owner=self.owner).result()
+
+    def release_slot(self, slot_id: int) -> None:
+        self._claims.submit(services.slot_release, slot_id=slot_id, owner=self.owner).result()
+
     def close(self) -> None:
         # Close each helper thread's own connection (``connection`` resolves per thread).
-        for executor in (self._db, self._writes):
+        for executor in (self._claims, self._writes):
             executor.submit(lambda: connection.close()).result()
             executor.shutdown(wait=True)
 
@@ -325,16 +228,13 @@ def dispatch_run(**kwargs: Any) -> Report | None:
     """Run one dispatcher if a slot is free; the body of the ``dispatch`` task."""
     dispatcher = Dispatcher(**kwargs)
     try:
-        slot_id = dispatcher._db.submit(services.slot_acquire, owner=dispatcher.owner).result()
+        slot_id = dispatcher.acquire_slot()
         if slot_id is None:
             return None
-        dispatcher.slot_id = slot_id
         try:
-            report = asyncio.run(dispatcher.run())
+            report = asyncio.run(dispatcher.run(slot_id=slot_id))
         finally:
-            dispatcher._db.submit(
-                services.slot_release, slot_id=slot_id, owner=dispatcher.owner
-            ).result()
+            dispatcher.release_slot(slot_id)
         if report.claimed:
             logger.info(
                 "dispatcher finished",

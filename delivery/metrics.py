@@ -42,54 +42,37 @@ CIRCUIT_CODES = {"closed": 0, "open": 1, "half_open": 2}
 
 
 class DatabaseCollector(Collector):
-    """Gauges read from the database at scrape time."""
+    """Gauges read from the database at scrape time, through the same selectors the
+    scheduler and the dashboard use."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from django.db.models import Count
-        from django.utils import timezone
+        from delivery.breaker import gateway_state, pause_reason
+        from mailings.selectors import mailings_by_status, messages_due_count
 
-        from delivery.breaker import gateway_state
-        from mailings.models import Mailing, MailingStatus, Message, MessageStatus
-
-        now = timezone.now()
         due = GaugeMetricFamily(
             "mailing_due_messages",
             "Pending messages whose next attempt is due now (the backlog).",
         )
-        due.add_metric(
-            [],
-            Message.objects.filter(
-                status=MessageStatus.PENDING,
-                next_attempt_at__lte=now,
-                mailing__status=MailingStatus.RUNNING,
-            ).count(),
-        )
+        due.add_metric([], messages_due_count())
         yield due
 
         mailings = GaugeMetricFamily("mailing_mailings", "Mailings by status.", labels=["status"])
-        counts = dict(Mailing.objects.order_by().values_list("status").annotate(n=Count("id")))
-        for status in MailingStatus.values:
-            mailings.add_metric([status], counts.get(status, 0))
+        for status, count in mailings_by_status().items():
+            mailings.add_metric([status], count)
         yield mailings
 
-        state = gateway_state()
         circuit = GaugeMetricFamily(
             "mailing_gateway_circuit_state",
             "The gateway circuit breaker: 0 closed, 1 open (paused), 2 half-open (probing).",
         )
-        circuit.add_metric([], CIRCUIT_CODES[state.circuit])
+        circuit.add_metric([], CIRCUIT_CODES[gateway_state().circuit])
         yield circuit
         paused = GaugeMetricFamily(
             "mailing_gateway_paused",
             "1 while sending is paused, by reason (circuit, credentials).",
             labels=["reason"],
         )
-        for reason in ("circuit", "credentials"):
-            active = (
-                state.circuit != "closed"
-                and state.pause_reason == reason
-                and state.paused_until is not None
-                and state.paused_until > now
-            )
-            paused.add_metric([reason], 1 if active else 0)
+        reason = pause_reason()
+        for label in ("circuit", "credentials"):
+            paused.add_metric([label], 1 if reason == label else 0)
         yield paused

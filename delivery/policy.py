@@ -15,7 +15,8 @@ from enum import StrEnum
 
 from django.conf import settings
 
-from gateway.client import CredentialsError, GatewayError, PermanentError, TransientError
+from gateway.client import GatewayError, Result
+from mailings.models import MessageStatus
 
 
 class Kind(StrEnum):
@@ -25,6 +26,21 @@ class Kind(StrEnum):
     EXPIRED = "expired"
     DEFERRED = "deferred"  # not sent: outside the send window, due at its next opening
     RELEASED = "released"  # not blamed: paused (credentials) or not started
+
+    @property
+    def status(self) -> MessageStatus:
+        """The message's status after a decision of this kind."""
+        return _STATUS_AFTER[self]
+
+
+_STATUS_AFTER = {
+    Kind.SENT: MessageStatus.SENT,
+    Kind.RETRY: MessageStatus.PENDING,
+    Kind.DEFERRED: MessageStatus.PENDING,
+    Kind.RELEASED: MessageStatus.PENDING,
+    Kind.FAILED: MessageStatus.FAILED,
+    Kind.EXPIRED: MessageStatus.EXPIRED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,19 +84,21 @@ def decide(
 ) -> Decision:
     """The message's next state after an attempt that ended with ``error`` (None: delivered).
 
-    ``attempts`` is the count before this attempt.
+    ``attempts`` is the count before this attempt. Reads the gateway's one classification
+    (``error.kind``); nothing here inspects the answer again.
     """
     if error is None:
         return Decision(Kind.SENT, attempts + 1)
-    if isinstance(error, CredentialsError):
-        return Decision(
-            Kind.RELEASED, attempts, now + timedelta(seconds=policy.credentials_pause), error.reason
-        )
-    if isinstance(error, PermanentError):
-        return Decision(Kind.FAILED, attempts + 1, None, error.reason)
-    if not isinstance(error, TransientError):  # pragma: no cover - the family is closed
-        raise TypeError(error)
-    spent = attempts if error.rate_limited else attempts + 1
+    match error.kind:
+        case Result.CREDENTIALS:
+            pause = timedelta(seconds=policy.credentials_pause)
+            return Decision(Kind.RELEASED, attempts, now + pause, error.reason)
+        case Result.PERMANENT:
+            return Decision(Kind.FAILED, attempts + 1, None, error.reason)
+        case Result.RATE_LIMITED:
+            spent = attempts
+        case _:
+            spent = attempts + 1
     if spent >= policy.max_attempts:
         return Decision(Kind.FAILED, spent, None, f"{error.reason} (after {spent} attempts)")
     delay = policy.backoff(max(spent, 1), rng)

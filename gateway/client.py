@@ -1,7 +1,8 @@
 """The one client of the external sending API, and the one place its answers are classified.
 
 Nothing else in the project imports the HTTP library. Every call returns ``Delivered`` or
-raises one of the ``GatewayError`` family:
+raises one of the ``GatewayError`` family, and each carries its ``kind`` (a ``Result``): the
+one classification that metrics, the circuit breaker and the retry policy all read.
 
 - ``TransientError``: try again later (connection error, timeout, 5xx, 408, 429, a 200 whose
   body is not ``{"code": 0, …}``). ``retry_after`` carries the server's ``Retry-After``;
@@ -17,7 +18,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -26,7 +28,20 @@ import aiohttp
 MAX_RETRY_AFTER_SECONDS = 3600.0
 
 
+class Result(StrEnum):
+    """What one request to the gateway came to."""
+
+    SUCCESS = "success"  # delivered
+    TRANSIENT = "transient"  # try again later; spends an attempt
+    RATE_LIMITED = "rate_limited"  # a 429: try again later; spends no attempt
+    PERMANENT = "permanent"  # this message will never go through
+    CREDENTIALS = "credentials"  # our token is wrong; no message is to blame
+
+
 class GatewayError(Exception):
+    kind: Result
+    retry_after: float | None = None  # the server's Retry-After, in seconds
+
     def __init__(self, reason: str, *, status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -45,20 +60,22 @@ class TransientError(GatewayError):
         super().__init__(reason, status=status)
         self.retry_after = retry_after
         self.rate_limited = rate_limited
+        self.kind = Result.RATE_LIMITED if rate_limited else Result.TRANSIENT
 
 
 class PermanentError(GatewayError):
-    pass
+    kind = Result.PERMANENT
 
 
 class CredentialsError(GatewayError):
-    pass
+    kind = Result.CREDENTIALS
 
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
     status: int
     latency: float
+    kind: ClassVar[Result] = Result.SUCCESS
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -81,8 +98,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
-def classify(status: int, body: bytes, headers: Any) -> None:
-    """Raise the error an answer means; return quietly for a delivery."""
+def classify(status: int, body: bytes, headers: Any) -> Result:
+    """Raise the error an answer means; a delivery returns ``Result.SUCCESS``."""
     retry_after = parse_retry_after(headers.get("Retry-After"))
     if status == 200:
         try:
@@ -93,7 +110,7 @@ def classify(status: int, body: bytes, headers: Any) -> None:
             raise TransientError("200 without a code in the body", status=status)
         if payload["code"] != 0 or isinstance(payload["code"], bool):
             raise TransientError(f"200 with code {payload['code']!r}", status=status)
-        return
+        return Result.SUCCESS
     if status in (401, 403):
         raise CredentialsError(f"{status}: the gateway rejected our credentials", status=status)
     if status == 429:

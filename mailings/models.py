@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -22,6 +24,22 @@ class MessageStatus(models.TextChoices):
 
 
 UNDELIVERED_MESSAGE_STATUSES = frozenset({MessageStatus.PENDING, MessageStatus.SENDING})
+
+if TYPE_CHECKING:
+    from django.db.models.deletion import Collector
+
+
+def cancel_pending_and_detach(
+    collector: Collector, field: models.Field[Any, Any], sub_objs: Any, using: str
+) -> None:
+    """``on_delete`` of ``Message.client``: see ``mailings.messages``, which owns the change."""
+    from mailings.messages import messages_detach_deleted_clients
+
+    messages_detach_deleted_clients(collector=collector, messages=sub_objs)
+
+
+# The collector may pass a lazy queryset (as for SET_NULL): no need to fetch the messages.
+cancel_pending_and_detach.lazy_sub_objs = True  # type: ignore[attr-defined]
 
 
 class Mailing(models.Model):
@@ -79,7 +97,8 @@ class Message(models.Model):
     # Messages are a high-volume record: their foreign keys are not checked by the database
     # (a launch of 1,000,000 messages spends half its time in those per-row checks). The
     # services keep them right: a launch selects existing clients, deleting a mailing
-    # deletes its messages, deleting a client nulls its messages (Django's on_delete).
+    # deletes its messages, deleting a client cancels its pending messages and nulls the
+    # client of all of them (``cancel_pending_and_detach``, run by Django's delete).
     # No index of its own for the mailing: (mailing, client) and (mailing, status) start with it.
     mailing = models.ForeignKey(
         Mailing,
@@ -90,7 +109,7 @@ class Message(models.Model):
     )
     client = models.ForeignKey(
         "clients.Client",
-        on_delete=models.SET_NULL,
+        on_delete=cancel_pending_and_detach,
         null=True,
         related_name="messages",
         db_constraint=False,

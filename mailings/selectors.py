@@ -1,4 +1,7 @@
-"""Reads: mailing lists and statistics.
+"""Reads: what is due, mailing lists and statistics.
+
+Each question the scheduler, the dispatcher, metrics and the dashboard ask has one answer
+here, so they cannot disagree.
 
 Message counts come from the counters (``mailings.counters``): a handful of rows per
 mailing, never a scan of the messages, and never a query per row.
@@ -7,12 +10,55 @@ mailing, never a scan of the messages, and never a query per row.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Max, Min, QuerySet
+from django.utils import timezone
 
 from mailings import counters
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
+
+
+def messages_due(*, now: datetime | None = None) -> QuerySet[Message]:
+    """Messages that may be sent now: pending, due, of a running mailing before its end."""
+    now = now or timezone.now()
+    return Message.objects.filter(
+        status=MessageStatus.PENDING,
+        next_attempt_at__lte=now,
+        mailing__status=MailingStatus.RUNNING,
+        mailing__end_at__gt=now,
+    )
+
+
+def due_work_exists(*, now: datetime | None = None) -> bool:
+    return messages_due(now=now).exists()
+
+
+def messages_due_count(*, now: datetime | None = None) -> int:
+    """The backlog: how many messages are due now."""
+    return messages_due(now=now).count()
+
+
+def mailings_due_for_launch(*, now: datetime | None = None, limit: int = 100) -> list[int]:
+    """Scheduled mailings whose start has come, oldest first."""
+    now = now or timezone.now()
+    return list(
+        Mailing.objects.filter(status=MailingStatus.SCHEDULED, start_at__lte=now)
+        .order_by("start_at")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def mailings_past_end(*, now: datetime | None = None) -> list[int]:
+    """Running mailings whose end time has come."""
+    now = now or timezone.now()
+    running = Mailing.objects.filter(status=MailingStatus.RUNNING, end_at__lte=now)
+    return list(running.values_list("id", flat=True))
+
+
+def messages_sent_since(*, since: datetime) -> int:
+    return Message.objects.filter(status=MessageStatus.SENT, sent_at__gte=since).count()
 
 
 def _counts(rows: Iterable[tuple[str, int]], statuses: Iterable[str]) -> dict[str, Any]:
@@ -35,6 +81,12 @@ def message_counts(*, mailing_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
 
 def mailing_list() -> QuerySet[Mailing]:
     return Mailing.objects.order_by("-id")
+
+
+def mailings_by_status() -> dict[str, int]:
+    """How many mailings are in each status, zeros included."""
+    rows = Mailing.objects.order_by().values_list("status").annotate(n=Count("id"))
+    return _counts(rows, MailingStatus.values)["by_status"]
 
 
 def statistics_overview() -> dict[str, Any]:

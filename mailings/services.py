@@ -1,7 +1,9 @@
-"""Writes that change what is sent: create, update, start, cancel, retry, delete, launch.
+"""Every status change of a ``Mailing``: create, update, start, cancel, retry, delete, launch,
+finish. The messages' side of each goes through ``mailings.messages``.
 
-Every state change is a conditional update (``WHERE status = …``), so two processes racing
-on one mailing cannot both win; the launch is idempotent.
+Every state change is a conditional update (``WHERE status = …``) or runs under the
+mailing's row lock, so two processes racing on one mailing cannot both win; the launch is
+idempotent.
 """
 
 from __future__ import annotations
@@ -10,13 +12,19 @@ import logging
 from datetime import datetime, time
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from clients.models import Client
 from core.exceptions import Conflict, InvalidInput
-from delivery.services import messages_schedule_window
+from mailings import selectors
+from mailings.messages import (
+    messages_cancel,
+    messages_create,
+    messages_expire,
+    messages_retry_failed,
+    messages_schedule_window,
+)
 from mailings.models import (
     UNDELIVERED_MESSAGE_STATUSES,
     Mailing,
@@ -24,7 +32,6 @@ from mailings.models import (
     Message,
     MessageCount,
     MessageCountDelta,
-    MessageStatus,
 )
 
 logger = logging.getLogger(__name__)
@@ -116,7 +123,7 @@ def mailing_update(*, mailing: Mailing, changes: dict[str, Any]) -> Mailing:
         current.save(update_fields=list(changed))
         window_changed = {"send_window_start", "send_window_end"} & set(changed)
         if current.status == MailingStatus.RUNNING and window_changed:
-            messages_schedule_window(mailing=current)
+            messages_schedule_window(mailing=current, now=now)
         logger.info("mailing updated", extra={"mailing_id": current.pk, "fields": sorted(changed)})
         if current.status == MailingStatus.SCHEDULED and current.start_at <= now:
             transaction.on_commit(lambda: _enqueue_launch(current.pk))
@@ -157,11 +164,7 @@ def mailing_cancel(*, mailing: Mailing) -> Mailing:
         current.status = MailingStatus.CANCELLED
         current.finished_at = now
         current.save(update_fields=["status", "finished_at"])
-        cancelled = Message.objects.filter(
-            mailing_id=current.pk, status=MessageStatus.PENDING
-        ).update(
-            status=MessageStatus.CANCELLED, next_attempt_at=None, last_error="mailing cancelled"
-        )
+        cancelled = messages_cancel(mailing_id=current.pk, reason="mailing cancelled")
     logger.info(
         "mailing cancelled", extra={"mailing_id": current.pk, "cancelled_messages": cancelled}
     )
@@ -181,9 +184,7 @@ def mailing_retry_failed(*, mailing: Mailing) -> Mailing:
                 f"Mailing {current.pk} ended at {current.end_at.isoformat()}; nothing can be "
                 "sent after its end time."
             )
-        retried = Message.objects.filter(mailing_id=current.pk, status=MessageStatus.FAILED).update(
-            status=MessageStatus.PENDING, attempts=0, next_attempt_at=now
-        )
+        retried = messages_retry_failed(mailing_id=current.pk, now=now)
         if retried and current.status == MailingStatus.FINISHED:
             current.status = MailingStatus.RUNNING
             current.finished_at = None
@@ -204,31 +205,6 @@ def mailing_delete(*, mailing: Mailing) -> None:
     logger.info("mailing deleted", extra={"mailing_id": mailing_id, "deleted_messages": deleted})
 
 
-def _materialize_messages(*, mailing: Mailing, now: datetime) -> int:
-    """Snapshot the matching clients into pending messages: one INSERT … SELECT."""
-    message_table = Message._meta.db_table
-    client_table = Client._meta.db_table
-    conditions = ["1 = 1"]  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    params: list[Any] = [mailing.pk, stamp, stamp]
-    if mailing.filter_operator_code:
-        conditions.append("c.operator_code = %s")
-        params.append(mailing.filter_operator_code)
-    if mailing.filter_tag:
-        conditions.append("c.tag = %s")
-        params.append(mailing.filter_tag)
-    sql = (
-        f"INSERT INTO {message_table} "  # noqa: S608 -- table names come from models
-        "(mailing_id, client_id, phone, status, attempts, next_attempt_at, created_at, last_error) "
-        f"SELECT %s, c.id, c.phone, 'pending', 0, %s, %s, '' FROM {client_table} c "
-        f"WHERE {' AND '.join(conditions)} "
-        "ON CONFLICT (mailing_id, client_id) DO NOTHING"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
-
-
 def mailing_launch(*, mailing_id: int) -> bool:
     """Move a due scheduled mailing to running and create its messages, atomically.
 
@@ -244,23 +220,15 @@ def mailing_launch(*, mailing_id: int) -> bool:
         if not won:
             return False
         mailing = Mailing.objects.get(pk=mailing_id)
-        created = _materialize_messages(mailing=mailing, now=now)
+        created = messages_create(mailing=mailing, now=now)
         if mailing.has_send_window:
-            messages_schedule_window(mailing=mailing)
+            messages_schedule_window(mailing=mailing, now=now)
         if created == 0:
             Mailing.objects.filter(pk=mailing_id).update(
                 status=MailingStatus.FINISHED, finished_at=now
             )
     logger.info("mailing launched", extra={"mailing_id": mailing_id, "messages": created})
     return True
-
-
-def mailings_due_for_launch() -> list[int]:
-    return list(
-        Mailing.objects.filter(status=MailingStatus.SCHEDULED, start_at__lte=timezone.now())
-        .order_by("start_at")
-        .values_list("id", flat=True)[:100]
-    )
 
 
 def mailings_finish_ended() -> list[int]:
@@ -271,19 +239,9 @@ def mailings_finish_ended() -> list[int]:
     """
     now = timezone.now()
     finished: list[int] = []
-    ended = Mailing.objects.filter(status=MailingStatus.RUNNING, end_at__lte=now).values_list(
-        "id", flat=True
-    )
-    for mailing_id in list(ended):
+    for mailing_id in selectors.mailings_past_end(now=now):
         with transaction.atomic():
-            expired = Message.objects.filter(
-                mailing_id=mailing_id, status=MessageStatus.PENDING
-            ).update(status=MessageStatus.EXPIRED, next_attempt_at=None)
-            expired += (
-                Message.objects.filter(mailing_id=mailing_id, status=MessageStatus.SENDING)
-                .exclude(lease_expires_at__gt=now)
-                .update(status=MessageStatus.EXPIRED, next_attempt_at=None, lease_expires_at=None)
-            )
+            expired = messages_expire(mailing_id=mailing_id, now=now)
             in_flight = Message.objects.filter(
                 mailing_id=mailing_id, status__in=UNDELIVERED_MESSAGE_STATUSES
             ).exists()

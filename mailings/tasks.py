@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import current_app, shared_task
 
 from mailings import services
+
+# The dispatcher lives in ``delivery``, the layer above; a launch wakes it by its task name
+# (a message on the queue), so this app does not import delivery. delivery/tasks.py
+# registers its task under this name.
+DISPATCH_TASK = "delivery.tasks.dispatch"
 
 
 @shared_task(name="mailings.tasks.mailing_launch", ignore_result=True)
 def mailing_launch(mailing_id: int) -> None:
     """Launch a due mailing, then start a dispatcher without waiting for the next tick."""
     if services.mailing_launch(mailing_id=mailing_id):
-        from delivery.tasks import dispatch
-
-        dispatch.delay()
+        current_app.send_task(DISPATCH_TASK)

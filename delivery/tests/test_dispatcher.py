@@ -14,11 +14,10 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.tests.factories import ClientFactory
-from delivery import services
 from delivery.dispatcher import dispatch_run
 from delivery.models import Circuit, GatewayState
-from delivery.policy import Decision, Kind
-from gateway.emulator import EmulatorThread
+from emulator.thread import EmulatorThread
+from mailings import messages
 from mailings import services as mailing_services
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 from mailings.tests.factories import MailingFactory
@@ -54,7 +53,7 @@ def launch(n_clients: int, **mailing_fields: Any) -> Mailing:
 def run_until_settled(mailing: Mailing, *, rounds: int = 40) -> None:
     """Dispatch (as the scheduler would) until no message of the mailing is undelivered."""
     for _ in range(rounds):
-        services.leases_recover()
+        messages.messages_recover_lapsed()
         dispatch_run()
         if not Message.objects.filter(
             mailing=mailing, status__in=[MessageStatus.PENDING, MessageStatus.SENDING]
@@ -273,12 +272,14 @@ def test_outcomes_of_a_cancelled_mailing_do_not_bring_messages_back(
     mailing = launch(1)
     message = Message.objects.get(mailing=mailing)
     token = uuid.uuid4()
-    claimed = services.messages_claim(limit=10, token=token)
+    claimed = messages.messages_claim(limit=10, token=token)
     assert [m.id for m in claimed] == [message.pk]
 
     mailing_services.mailing_cancel(mailing=mailing)  # while the request is "in flight"
-    retry = Decision(Kind.RETRY, 1, timezone.now(), "503 from the gateway")
-    services.outcomes_write(token=token, outcomes=[services.Outcome(claimed[0], retry)])
+    retry = messages.MessageOutcome(
+        claimed[0].id, MessageStatus.PENDING, 1, timezone.now(), "503 from the gateway"
+    )
+    messages.messages_record_outcomes(token=token, outcomes=[retry])
 
     message.refresh_from_db()
     assert message.status == MessageStatus.CANCELLED
@@ -288,7 +289,7 @@ def test_a_claim_never_takes_messages_of_a_cancelled_mailing(emulator: EmulatorT
     mailing = launch(3)
     Mailing.objects.filter(pk=mailing.pk).update(status=MailingStatus.CANCELLED)
 
-    assert services.messages_claim(limit=10, token=uuid.uuid4()) == []
+    assert messages.messages_claim(limit=10, token=uuid.uuid4()) == []
 
 
 def test_two_dispatchers_never_send_a_message_twice(emulator: EmulatorThread) -> None:

@@ -10,6 +10,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from emulator.app import Faults
+from emulator.thread import EmulatorThread
 from gateway.client import (
     CredentialsError,
     Delivered,
@@ -17,7 +19,6 @@ from gateway.client import (
     PermanentError,
     TransientError,
 )
-from gateway.emulator import EmulatorThread, Faults
 
 TOKEN = "gateway-test-token"
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from clients.models import Client
 from clients.tests.factories import ClientFactory
 from delivery import tasks
-from mailings import services
+from mailings import selectors, services
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 from mailings.tests.factories import MailingFactory, MessageFactory
 
@@ -72,7 +72,7 @@ def test_launch_waits_for_the_start_time(directory: dict[str, Client]) -> None:
     mailing = MailingFactory.create()  # starts in an hour
 
     assert services.mailing_launch(mailing_id=mailing.pk) is False
-    assert services.mailings_due_for_launch() == []
+    assert selectors.mailings_due_for_launch() == []
     mailing.refresh_from_db()
     assert mailing.status == MailingStatus.SCHEDULED
 

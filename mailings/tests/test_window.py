@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from delivery.window import is_open, is_open_at, next_opening
+from mailings.window import is_open, is_open_at, next_opening
 
 MOSCOW = ZoneInfo("Europe/Moscow")  # UTC+3, no DST
 NEW_YORK = ZoneInfo("America/New_York")  # DST: 2026-03-08 02:00 -> 03:00, 2026-11-01 02:00 -> 01:00

@@ -1,36 +1,11 @@
-"""An emulator of the external sending API (SPEC section 5), with fault injection.
-
-``POST /send/{msgId}`` with ``Authorization: Bearer <token>`` and the JSON body
-``{"id": msgId, "phone": 79001234567, "text": "..."}`` answers ``{"code": 0, "message":
-"OK"}`` after the configured latency. It checks the token (when one is set) and validates the
-body strictly (400 with a reason otherwise). Faults are drawn per request, in this order:
-
-- ``outage``: every connection is dropped without an answer (a full outage);
-- ``hang_rate``: no answer for ``hang_seconds`` (longer than the client's timeout), then 504;
-- ``rate_limit_rate``: 429 with ``Retry-After: retry_after``;
-- ``error_rate``: a 500, 502, 503 or 504;
-- ``garbage_rate``: a 200 whose body is not ``{"code": 0}`` (not JSON, another code, empty);
-- ``reject_rate``: a 400 (a permanent error for that message).
-
-A fault never delivers; only a success counts as a delivery. Every knob is a command-line flag
-and can be changed at run time: ``GET /control`` shows them, ``POST /control`` with a JSON
-object changes the given ones. ``GET /stats`` counts requests, deliveries and duplicate
-``msgId``s; ``GET /deliveries`` lists them (``?text=`` to filter); ``POST /reset``
-clears the counts and puts every knob back to what the emulator started with.
-
-Run: ``python -m gateway.emulator --port 8001`` (``make gateway``), or in tests
-``Emulator`` in-process on a real socket.
-"""
+"""The emulator's aiohttp application: the sending API, its faults and its counters."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hmac
 import logging
-import os
 import random
-import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -38,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-logger = logging.getLogger("gateway.emulator")
+logger = logging.getLogger("emulator")
 
 
 @dataclass
@@ -267,96 +242,3 @@ def make_app(
     app.router.add_get("/deliveries", deliveries_view)
     app.router.add_post("/reset", reset)
     return app
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Emulator of the SMS gateway's sending API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8001")))
-    parser.add_argument("--seed", type=int, default=None, help="seed for the fault draws")
-    parser.add_argument(
-        "--no-delivery-log", action="store_true", help="count deliveries but do not list them"
-    )
-    defaults = Faults()
-    for f in fields(Faults):
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(getattr(defaults, f.name), bool):
-            parser.add_argument(flag, action="store_true")
-        else:
-            parser.add_argument(flag, type=float, default=getattr(defaults, f.name))
-    args = parser.parse_args(argv)
-    faults = Faults(**{f.name: getattr(args, f.name) for f in fields(Faults)})
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway-emulator: %(message)s")
-    token = os.environ.get("GATEWAY_TOKEN", "")
-    logger.info(
-        "listening on http://%s:%s (token check %s), faults %s",
-        args.host,
-        args.port,
-        "on" if token else "off",
-        asdict(faults),
-    )
-    app = make_app(
-        token=token, faults=faults, seed=args.seed, keep_deliveries=not args.no_delivery_log
-    )
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
-
-
-if __name__ == "__main__":
-    main()
-
-
-class EmulatorThread:
-    """The emulator on a real socket in a background thread (tests, benchmarks).
-
-    ``with EmulatorThread(token="t") as emu: emu.url, emu.faults, emu.stats``
-    """
-
-    def __init__(
-        self, *, token: str = "", faults: Faults | None = None, seed: int | None = 1
-    ) -> None:
-        self.app = make_app(token=token, faults=faults, seed=seed)
-        self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def faults(self) -> Faults:
-        return self.app[FAULTS]
-
-    @property
-    def stats(self) -> Stats:
-        return self.app[STATS]
-
-    def __enter__(self) -> EmulatorThread:
-        started = threading.Event()
-
-        async def start() -> None:
-            self._runner = web.AppRunner(self.app, access_log=None)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            port = self._runner.addresses[0][1]
-            self.url = f"http://127.0.0.1:{port}"
-            started.set()
-
-        def serve() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(start())
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=serve, name="gateway-emulator", daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            raise RuntimeError("the emulator did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        async def stop() -> None:
-            if self._runner is not None:
-                await self._runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)

@@ -11,25 +11,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from delivery.breaker import gateway_state
-from mailings.models import Message, MessageStatus
-from mailings.selectors import statistics_overview
+from delivery.breaker import gateway_state, pause_reason
+from mailings.selectors import messages_sent_since, statistics_overview
 
 
 @staff_member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    overview = statistics_overview()
-    hour_ago = timezone.now() - timedelta(hours=1)
-    sent_last_hour = Message.objects.filter(
-        status=MessageStatus.SENT, sent_at__gte=hour_ago
-    ).count()
-    state = gateway_state()
+    sent_last_hour = messages_sent_since(since=timezone.now() - timedelta(hours=1))
     context = {
         **admin.site.each_context(request),
         "title": "Dashboard",
-        "overview": overview,
+        "overview": statistics_overview(),
         "sent_last_hour": sent_last_hour,
         "rate_per_minute": round(sent_last_hour / 60, 1),
-        "gateway": state,
+        "gateway": gateway_state(),
+        "pause_reason": pause_reason(),
     }
     return render(request, "admin/dashboard.html", context)

@@ -1,0 +1,97 @@
+"""One message, one try: the in-memory checks before a request, the request, and the decision
+with its metrics and its log line (SPEC section 6: one structured line per attempt)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from core.logging import mask_phone
+from delivery import metrics
+from delivery.policy import Decision, Kind, RetryPolicy, decide
+from gateway.client import GatewayClient, GatewayError, Result
+from mailings.messages import ClaimedMessage
+from mailings.window import is_open_at, next_opening
+
+logger = logging.getLogger("delivery.dispatcher")
+
+
+def too_late(message: ClaimedMessage, *, end_guard: timedelta) -> Decision | None:
+    """A request must reach the gateway before the end time, so none starts within
+    ``end_guard`` (``DELIVERY_END_GUARD_SECONDS``) of it."""
+    if timezone.now() + end_guard >= message.end_at:
+        return Decision(Kind.EXPIRED, message.attempts, None, "the end time came first")
+    return None
+
+
+def precheck(message: ClaimedMessage, *, end_guard: timedelta) -> Decision | None:
+    """In-memory checks before the request: the end time, then the client's send window.
+    None: send it now."""
+    expired = too_late(message, end_guard=end_guard)
+    if expired is not None:
+        return expired
+    start, end = message.window_start, message.window_end
+    if start is None or end is None:
+        return None
+    now = timezone.now()
+    zone = ZoneInfo(message.timezone)
+    if is_open_at(now, zone, start, end):
+        return None
+    opening = next_opening(now, zone, start, end)
+    if opening >= message.end_at:
+        reason = "the send window does not open before the end time"
+        return Decision(Kind.EXPIRED, message.attempts, None, reason)
+    return Decision(Kind.DEFERRED, message.attempts, opening, "outside the send window")
+
+
+async def attempt(
+    gateway: GatewayClient,
+    message: ClaimedMessage,
+    *,
+    policy: RetryPolicy,
+    end_guard: timedelta,
+) -> tuple[Decision, Result | None]:
+    """Send one message; returns the decision and the gateway's result (None: not sent)."""
+    expired = too_late(message, end_guard=end_guard)  # the task may have waited for the loop
+    if expired is not None:
+        return expired, None
+    error: GatewayError | None = None
+    status: int | None
+    started = time.perf_counter()
+    metrics.IN_FLIGHT.inc()
+    try:
+        delivered = await gateway.send(msg_id=message.id, phone=message.phone, text=message.text)
+        result, status = delivered.kind, delivered.status
+    except GatewayError as exc:
+        error, result, status = exc, exc.kind, exc.status
+    finally:
+        metrics.IN_FLIGHT.dec()
+    latency = time.perf_counter() - started
+    metrics.LATENCY.observe(latency)
+    metrics.ATTEMPTS.labels(result.value).inc()
+    if result is Result.CREDENTIALS:
+        metrics.CREDENTIAL_ERRORS.inc()
+    now: datetime = timezone.now()
+    decision = decide(
+        error, attempts=message.attempts, now=now, end_at=message.end_at, policy=policy
+    )
+    logger.info(
+        "gateway attempt: %s -> %s",
+        result.value,
+        decision.kind.value,
+        extra={
+            "mailing_id": message.mailing_id,
+            "message_id": message.id,
+            "client_id": message.client_id,
+            "phone": mask_phone(message.phone),
+            "gateway_status": status,
+            "latency_ms": round(latency * 1000, 1),
+            "attempt": decision.attempts,
+            "error": decision.error or None,
+        },
+    )
+    return decision, result
