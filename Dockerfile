@@ -7,7 +7,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY requirements.lock /tmp/requirements.lock
 RUN python -m venv /venv \
     && /venv/bin/pip install --upgrade pip \
-    && /venv/bin/pip install -r /tmp/requirements.lock
+    && /venv/bin/pip install --require-hashes -r /tmp/requirements.lock
 
 FROM python:3.11-slim AS runtime
 ENV PATH=/venv/bin:$PATH \

@@ -1,12 +1,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
+
+ROOT = Path(__file__).resolve().parent
+# Tests that start real processes (the service's, an identity provider, a browser): `make
+# unit` leaves them out, `make test` runs them too.
+END_TO_END = (ROOT / "e2e", ROOT / "accounts" / "tests" / "test_oidc_flow.py")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # The SQLite test database lives under DATA_DIR, which importing the settings does not make.
+    Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.path == p or p in item.path.parents for p in END_TO_END):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture

@@ -4,13 +4,16 @@ kombu's own ``_put`` creates the message file, then writes it; a consumer listin
 in between moves the empty file away and fails to decode it, which stops the worker's
 consumer — a stall seen once in our end-to-end runs. Here a message is written to a
 temporary name the consumer ignores and renamed into place, which is atomic on POSIX.
-Used when CELERY_BROKER_URL is ``filesystem://`` (settings: CELERY_BROKER_TRANSPORT).
+Its folders (all under ``BROKER_DIR``) are made when a channel opens, not when the settings
+are imported. Used when CELERY_BROKER_URL is ``filesystem://`` (settings:
+CELERY_BROKER_TRANSPORT).
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 from time import monotonic
 from typing import Any
 
@@ -21,6 +24,12 @@ from kombu.utils.json import dumps
 
 
 class Channel(filesystem.Channel):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for folder in (self.data_folder_in, self.data_folder_out, self.processed_folder):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        self.control_folder.mkdir(parents=True, exist_ok=True)
+
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)

@@ -14,7 +14,12 @@ from config.broker import Transport
 def connection(tmp_path: Path) -> Any:
     folder = tmp_path / "queue"
     folder.mkdir()
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "processed_folder": str(tmp_path / "processed"),
+        "control_folder": str(tmp_path / "control"),
+    }
     return Connection("filesystem://", transport=Transport, transport_options=options), folder
 
 

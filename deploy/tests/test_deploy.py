@@ -23,13 +23,20 @@ def settings_read() -> set[str]:
     return set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z0-9_]+)"', source)) | READ_ELSEWHERE
 
 
+PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s\\]+)")
+
+
 def lock_pins(path: Path) -> dict[str, str]:
     pins = {}
     for line in path.read_text().splitlines():
-        if line and not line.startswith(("#", "-")):
-            name, version = line.split("==")
-            pins[name.lower().replace("_", "-")] = version
+        if match := PIN.match(line):
+            pins[match[1].lower().replace("_", "-").replace(".", "-")] = match[2]
     return pins
+
+
+def lock_entries(path: Path) -> list[str]:
+    """Each pinned requirement with its continuation lines (hashes, comments)."""
+    return re.split(r"\n(?=[A-Za-z0-9])", path.read_text())
 
 
 def k8s_documents() -> list[dict]:
@@ -45,8 +52,16 @@ def test_the_image_installs_the_lock_that_make_installs() -> None:
     dev_lock = (ROOT / "requirements-dev.lock").read_text()
 
     assert "COPY requirements.lock /tmp/requirements.lock" in dockerfile
-    assert "pip install -r /tmp/requirements.lock" in dockerfile
-    assert "-r requirements.lock" in dev_lock.splitlines()
+    assert "pip install --require-hashes -r /tmp/requirements.lock" in dockerfile
+    assert "--constraint=requirements.lock" in dev_lock  # how `make lock` made it
+
+
+def test_every_pin_of_both_locks_carries_its_hashes() -> None:
+    for lock in ("requirements.lock", "requirements-dev.lock"):
+        entries = [e for e in lock_entries(ROOT / lock) if PIN.match(e)]
+        assert len(entries) == len(lock_pins(ROOT / lock)) > 10
+        for entry in entries:
+            assert "--hash=sha256:" in entry, f"{lock}: {entry.splitlines()[0]}"
 
 
 def test_the_runtime_lock_pins_every_dependency_of_the_project_within_its_range() -> None:
@@ -60,11 +75,11 @@ def test_the_runtime_lock_pins_every_dependency_of_the_project_within_its_range(
         assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} vs {spec}"
 
 
-def test_the_dev_lock_adds_only_tools_and_pins_none_of_the_runtime_twice() -> None:
+def test_the_dev_lock_holds_the_runtime_lock_unchanged_plus_the_tools() -> None:
     runtime = lock_pins(ROOT / "requirements.lock")
     dev = lock_pins(ROOT / "requirements-dev.lock")
 
-    assert not set(runtime) & set(dev)
+    assert {name: dev.get(name) for name in runtime} == runtime
     for spec in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]["dev"]:
