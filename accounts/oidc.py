@@ -4,7 +4,7 @@ mozilla-django-oidc runs the authorization-code flow (state, nonce, PKCE, the to
 the ID token's signature against the provider's JWKS). What this module adds:
 
 - endpoints from the provider's discovery document, so configuration is the issuer URL, a
-  client id and a secret (``provider_metadata``);
+  client id and a secret (``accounts.discovery``);
 - the ID token's issuer and audience checked, which the library leaves out;
 - users found by (issuer, subject) in :class:`~accounts.models.OidcIdentity`, never by
   e-mail address;
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 from typing import Any
 
 import jwt
@@ -38,58 +36,12 @@ from mozilla_django_oidc.views import (
     OIDCAuthenticationRequestView,
 )
 
+from accounts.discovery import DiscoveryError, provider_metadata
 from accounts.models import OidcIdentity
 
 logger = logging.getLogger(__name__)
 
-# How long the provider's discovery document is trusted before it is fetched again.
-DISCOVERY_TTL_SECONDS = 3600.0
 UNAVAILABLE_URL = "/admin/login/?sso=unavailable"
-
-
-class DiscoveryError(Exception):
-    """The provider's discovery document could not be fetched or is not usable."""
-
-
-# --- The provider's metadata -----------------------------------------------------------------
-
-_metadata_lock = threading.Lock()
-_metadata: dict[str, tuple[float, dict[str, Any]]] = {}
-
-
-def provider_metadata() -> dict[str, Any]:
-    """The provider's discovery document (OpenID Connect Discovery 1.0), cached for an hour."""
-    issuer = settings.OIDC_ISSUER
-    with _metadata_lock:
-        cached = _metadata.get(issuer)
-        if cached and time.monotonic() - cached[0] < DISCOVERY_TTL_SECONDS:
-            return cached[1]
-    # The issuer is compared exactly (Auth0's ends with a slash, Keycloak's does not).
-    url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
-    try:
-        response = requests.get(url, timeout=settings.OIDC_TIMEOUT)
-        response.raise_for_status()
-        metadata = response.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise DiscoveryError(f"cannot read {url}: {exc}") from exc
-    if not isinstance(metadata, dict):
-        raise DiscoveryError(f"{url} is not a JSON object")
-    if metadata.get("issuer") != issuer:
-        # Discovery 1.0, section 4.3: the issuer in the document must be the one asked for.
-        raise DiscoveryError(f"{url} names another issuer: {metadata.get('issuer')!r}")
-    missing = [
-        k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri") if k not in metadata
-    ]
-    if missing:
-        raise DiscoveryError(f"{url} lacks {', '.join(missing)}")
-    with _metadata_lock:
-        _metadata[issuer] = (time.monotonic(), metadata)
-    return metadata
-
-
-def forget_provider_metadata() -> None:
-    with _metadata_lock:
-        _metadata.clear()
 
 
 # --- Claims ----------------------------------------------------------------------------------
@@ -124,9 +76,9 @@ def grants_admin(claims: dict[str, Any]) -> bool:
     return value is not None and str(value) == wanted
 
 
-def check_id_token(payload: dict[str, Any], *, issuer: str, client_id: str) -> None:
+def check_id_token(payload: dict[str, Any], *, issuer: str, client_id: str) -> str:
     """The ID token checks of OpenID Connect Core 3.1.3.7 that the library does not make
-    (it checks the signature, the expiry and the nonce)."""
+    (it checks the signature, the expiry and the nonce); returns the subject it vouches for."""
     if payload.get("iss") != issuer:
         raise SuspiciousOperation(f"ID token from another issuer: {payload.get('iss')!r}")
     audience = payload.get("aud")
@@ -137,6 +89,7 @@ def check_id_token(payload: dict[str, Any], *, issuer: str, client_id: str) -> N
         raise SuspiciousOperation("ID token authorized for another party")
     if "exp" not in payload or not payload.get("sub"):
         raise SuspiciousOperation("ID token without exp or sub")
+    return str(payload["sub"])
 
 
 def username_for(claims: dict[str, Any]) -> str:

@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from clients.validation import OPERATOR_CODE_RE, TAG_MAX_LENGTH
 from core.exceptions import Conflict, InvalidInput
 from mailings import selectors, services
 from mailings.models import Mailing, Message, MessageStatus
+from mailings.serializers import MailingSerializer
 
 PROGRESS_COLOURS = {
     MessageStatus.SENT: "#2e7d32",
@@ -37,31 +37,90 @@ FIELDS = [
 ]
 
 
+# Where the API's nested errors land on the admin's form.
+FORM_FIELD_OF: dict[tuple[str, ...], str] = {
+    ("filter", "operator_code"): "filter_operator_code",
+    ("filter", "tag"): "filter_tag",
+    ("send_window", "start"): "send_window_start",
+    ("send_window", "end"): "send_window_end",
+    ("send_window", "non_field_errors"): "send_window_end",
+}
+
+
+def api_body(data: dict[str, Any]) -> dict[str, Any]:
+    """The form's fields as the body of ``POST /api/mailings/``."""
+    start, end = data.get("send_window_start"), data.get("send_window_end")
+    window = {"start": start, "end": end} if start is not None or end is not None else None
+    return {
+        "text": data.get("text") or "",
+        "start_at": data.get("start_at"),
+        "end_at": data.get("end_at"),
+        "filter": {
+            "operator_code": data.get("filter_operator_code") or None,
+            "tag": data.get("filter_tag") or None,
+        },
+        "send_window": window and {k: v.strftime("%H:%M") for k, v in window.items() if v},
+    }
+
+
 class MailingForm(forms.ModelForm):
+    """Django's widgets, the API's validation: ``clean`` runs the API's serializer on the
+    same body the API would get, then the services' own checks, so the admin refuses exactly
+    what the API refuses, with the same messages."""
+
     class Meta:
         model = Mailing
         fields = FIELDS
 
+    validated: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["text"].required = False  # an empty text: the API's message, not Django's
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        code = data.get("filter_operator_code") or ""
-        if code and not OPERATOR_CODE_RE.fullmatch(code):
-            self.add_error("filter_operator_code", "Enter exactly 3 digits, e.g. 900.")
-        if len(data.get("filter_tag") or "") > TAG_MAX_LENGTH:
-            self.add_error("filter_tag", f"At most {TAG_MAX_LENGTH} characters.")
-        start, end = data.get("send_window_start"), data.get("send_window_end")
-        if (start is None) != (end is None):
-            self.add_error("send_window_end", "Give both ends of the window, or neither.")
-        elif start is not None and start == end:
-            self.add_error("send_window_end", "start and end must differ (leave both empty).")
-        if not (data.get("text") or "").strip():
-            self.add_error("text", "The text must not be empty.")
-        start_at, end_at = data.get("start_at"), data.get("end_at")
-        if start_at and end_at and end_at <= start_at:
-            self.add_error("end_at", "end_at must be after start_at.")
-        elif end_at and self.instance.pk is None and end_at <= timezone.now():
-            self.add_error("end_at", "end_at must be in the future.")
+        if self.errors:  # a date the widget could not read: say that first
+            return data
+        serializer = MailingSerializer(data=api_body(data))
+        if not serializer.is_valid():
+            self._add_api_errors(serializer.errors)
+            return data
+        self.validated = dict(serializer.validated_data)
+        now = timezone.now()
+        try:
+            if self.instance.pk is None:
+                services.mailing_check_times(
+                    start_at=self.validated["start_at"], end_at=self.validated["end_at"], now=now
+                )
+            else:
+                current = Mailing.objects.get(pk=self.instance.pk)
+                self._keep_unchanged_instants(current)
+                services.mailing_changes_allowed(mailing=current, changes=self.validated, now=now)
+        except InvalidInput as exc:
+            self._add_api_errors(exc.errors)
+        except Conflict as exc:
+            raise forms.ValidationError(str(exc.detail)) from exc
         return data
+
+    def _keep_unchanged_instants(self, current: Mailing) -> None:
+        """The widgets show whole seconds: a time sent back as shown is the stored one, not
+        a change (which a running mailing would refuse for ``start_at``)."""
+        for name in ("start_at", "end_at"):
+            stored = getattr(current, name)
+            if self.validated.get(name) == stored.replace(microsecond=0):
+                self.validated[name] = stored
+
+    def _add_api_errors(self, errors: Any, path: tuple[str, ...] = ()) -> None:
+        if isinstance(errors, str):
+            errors = {"non_field_errors": [errors]}
+        for key, value in errors.items():
+            where = (*path, str(key))
+            if isinstance(value, dict):
+                self._add_api_errors(value, where)
+                continue
+            field = FORM_FIELD_OF.get(where) or (key if key in self.fields else None)
+            self.add_error(field, [str(message) for message in value])
 
 
 def counts_bar(counts: dict[str, Any]) -> str:
@@ -181,14 +240,11 @@ class MailingAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request: HttpRequest, obj: Mailing, form: Any, change: bool) -> None:
-        data = {name: form.cleaned_data.get(name) for name in FIELDS}
-        data["filter_operator_code"] = data["filter_operator_code"] or ""
-        data["filter_tag"] = data["filter_tag"] or ""
         if change:
             current = Mailing.objects.get(pk=obj.pk)
-            saved = services.mailing_update(mailing=current, changes=data)
+            saved = services.mailing_update(mailing=current, changes=form.validated)
         else:
-            saved = services.mailing_create(**data)
+            saved = services.mailing_create(**form.validated)
         obj.pk = saved.pk
 
     def _act(self, request: HttpRequest, queryset: QuerySet[Mailing], act: Any, verb: str) -> None:

@@ -36,12 +36,21 @@ class MailingFilterSerializer(serializers.Serializer):
         return value or ""
 
 
+BOTH_ENDS = "Give both ends of the window (start and end), or null for no window."
+
+
 class SendWindowSerializer(serializers.Serializer):
     start = serializers.TimeField(
-        format=WINDOW_FORMAT, input_formats=[WINDOW_FORMAT], help_text="HH:MM, inclusive."
+        format=WINDOW_FORMAT,
+        input_formats=[WINDOW_FORMAT],
+        help_text="HH:MM, inclusive.",
+        error_messages={"required": BOTH_ENDS},
     )
     end = serializers.TimeField(
-        format=WINDOW_FORMAT, input_formats=[WINDOW_FORMAT], help_text="HH:MM, exclusive."
+        format=WINDOW_FORMAT,
+        input_formats=[WINDOW_FORMAT],
+        help_text="HH:MM, exclusive.",
+        error_messages={"required": BOTH_ENDS},
     )
 
     def validate(self, attrs: dict[str, time]) -> dict[str, time]:

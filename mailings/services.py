@@ -55,7 +55,8 @@ def _enqueue_launch(mailing_id: int) -> None:
         )
 
 
-def _validate_times(*, start_at: datetime, end_at: datetime, now: datetime) -> None:
+def mailing_check_times(*, start_at: datetime, end_at: datetime, now: datetime) -> None:
+    """The creation's rule: ``end_at`` after ``start_at`` and in the future (InvalidInput)."""
     errors: dict[str, list[str]] = {}
     if end_at <= start_at:
         errors["end_at"] = ["end_at must be after start_at."]
@@ -77,7 +78,7 @@ def mailing_create(
 ) -> Mailing:
     """Create a mailing; one whose start time has come is launched right after commit."""
     now = timezone.now()
-    _validate_times(start_at=start_at, end_at=end_at, now=now)
+    mailing_check_times(start_at=start_at, end_at=end_at, now=now)
     mailing = Mailing.objects.create(
         text=text,
         start_at=start_at,
@@ -93,33 +94,48 @@ def mailing_create(
     return mailing
 
 
-def mailing_update(*, mailing: Mailing, changes: dict[str, Any]) -> Mailing:
-    """Apply the changes the mailing's state allows (see the README's update rules).
+def mailing_changes_allowed(
+    *, mailing: Mailing, changes: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The changes that differ from the mailing's current values, when its state allows them.
 
     A scheduled mailing may change anything; a running one only ``end_at`` (never into the
-    past), ``text`` and ``send_window``; a finished or cancelled one nothing. Repeating a
-    field's current value is not a change.
+    past), ``text`` and ``send_window``; a finished or cancelled one nothing (Conflict).
+    Repeating a field's current value is not a change. Writes nothing.
     """
+    changed = {k: v for k, v in changes.items() if getattr(mailing, k) != v}
+    if not changed:
+        return changed
+    if mailing.status in (MailingStatus.FINISHED, MailingStatus.CANCELLED):
+        raise Conflict(f"Mailing {mailing.pk} is {mailing.status}; it cannot change.")
+    if mailing.status == MailingStatus.RUNNING:
+        frozen = sorted(set(changed) - RUNNING_EDITABLE)
+        if frozen:
+            names = ", ".join("filter" if f.startswith("filter_") else f for f in frozen)
+            raise Conflict(
+                f"Mailing {mailing.pk} is running; only end_at, text and send_window "
+                f"can change (not {names})."
+            )
+    if {"start_at", "end_at"} & set(changed):
+        mailing_check_times(
+            start_at=changed.get("start_at", mailing.start_at),
+            end_at=changed.get("end_at", mailing.end_at),
+            now=now,
+        )
+    return changed
+
+
+def mailing_update(*, mailing: Mailing, changes: dict[str, Any]) -> Mailing:
+    """Apply the changes the mailing's state allows (``mailing_changes_allowed``), under the
+    mailing's row lock; a running mailing's new window reschedules its pending messages."""
     now = timezone.now()
     with transaction.atomic():
         current = Mailing.objects.select_for_update().get(pk=mailing.pk)
-        changed = {k: v for k, v in changes.items() if getattr(current, k) != v}
+        changed = mailing_changes_allowed(mailing=current, changes=changes, now=now)
         if not changed:
             return current
-        if current.status in (MailingStatus.FINISHED, MailingStatus.CANCELLED):
-            raise Conflict(f"Mailing {current.pk} is {current.status}; it cannot change.")
-        if current.status == MailingStatus.RUNNING:
-            frozen = sorted(set(changed) - RUNNING_EDITABLE)
-            if frozen:
-                names = ", ".join("filter" if f.startswith("filter_") else f for f in frozen)
-                raise Conflict(
-                    f"Mailing {current.pk} is running; only end_at, text and send_window "
-                    f"can change (not {names})."
-                )
         for name, value in changed.items():
             setattr(current, name, value)
-        if {"start_at", "end_at"} & set(changed):
-            _validate_times(start_at=current.start_at, end_at=current.end_at, now=now)
         current.save(update_fields=list(changed))
         window_changed = {"send_window_start", "send_window_end"} & set(changed)
         if current.status == MailingStatus.RUNNING and window_changed:

@@ -15,7 +15,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.exceptions import SuspiciousOperation
 from django.test import Client, RequestFactory
 
-from accounts import oidc
+from accounts import discovery, oidc
 
 
 @pytest.fixture
@@ -82,8 +82,8 @@ def test_an_id_token_for_another_issuer_or_client_is_refused(
     "payload",
     [GOOD, {**GOOD, "aud": ["mailing"]}, {**GOOD, "aud": ["mailing", "api"], "azp": "mailing"}],
 )
-def test_a_good_id_token_passes(payload: dict[str, Any]) -> None:
-    oidc.check_id_token(payload, issuer=ISSUER, client_id="mailing")
+def test_a_good_id_token_passes_and_names_its_subject(payload: dict[str, Any]) -> None:
+    assert oidc.check_id_token(payload, issuer=ISSUER, client_id="mailing") == "42"
 
 
 @pytest.mark.django_db
@@ -115,12 +115,12 @@ def test_a_discovery_document_that_does_not_fit_is_refused(
     settings: Any, document: Any, error: str
 ) -> None:
     settings.OIDC_ISSUER = ISSUER
-    oidc.forget_provider_metadata()
+    discovery.forget_provider_metadata()
     with (
-        mock.patch.object(oidc.requests, "get", return_value=discovery_answer(document)),
-        pytest.raises(oidc.DiscoveryError, match=error),
+        mock.patch.object(discovery.requests, "get", return_value=discovery_answer(document)),
+        pytest.raises(discovery.DiscoveryError, match=error),
     ):
-        oidc.provider_metadata()
+        discovery.provider_metadata()
 
 
 @pytest.mark.parametrize(
@@ -138,33 +138,35 @@ def test_the_discovery_document_is_fetched_once_and_the_issuer_kept_exactly(
     settings: Any, issuer: str, discovery_url: str
 ) -> None:
     settings.OIDC_ISSUER = issuer
-    oidc.forget_provider_metadata()
+    discovery.forget_provider_metadata()
     document = {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/auth",
         "token_endpoint": f"{issuer}/token",
         "jwks_uri": f"{issuer}/certs",
     }
-    with mock.patch.object(oidc.requests, "get", return_value=discovery_answer(document)) as get:
-        assert oidc.provider_metadata() == document
-        assert oidc.provider_metadata() == document
+    with mock.patch.object(
+        discovery.requests, "get", return_value=discovery_answer(document)
+    ) as get:
+        assert discovery.provider_metadata() == document
+        assert discovery.provider_metadata() == document
     get.assert_called_once_with(discovery_url, timeout=10.0)
     oidc.check_id_token({**GOOD, "iss": issuer}, issuer=issuer, client_id="mailing")
     with pytest.raises(SuspiciousOperation, match="another issuer"):
         other = issuer.rstrip("/") if issuer.endswith("/") else f"{issuer}/"
         oidc.check_id_token({**GOOD, "iss": other}, issuer=issuer, client_id="mailing")
-    oidc.forget_provider_metadata()
+    discovery.forget_provider_metadata()
 
 
 @pytest.mark.django_db
 def test_password_sign_in_never_touches_the_provider(settings: Any) -> None:
     settings.OIDC_ENABLED = True
     settings.OIDC_ISSUER = ISSUER
-    oidc.forget_provider_metadata()
+    discovery.forget_provider_metadata()
     user = get_user_model().objects.create_user("local", password="local-pass-1")
     request = RequestFactory().post("/api/auth/token/")
 
-    with mock.patch.object(oidc.requests, "get", side_effect=AssertionError("network")):
+    with mock.patch.object(discovery.requests, "get", side_effect=AssertionError("network")):
         assert authenticate(request, username="local", password="local-pass-1") == user
         assert authenticate(request, username="local", password="wrong") is None
 

@@ -17,8 +17,8 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 
+from accounts.discovery import forget_provider_metadata
 from accounts.models import OidcIdentity
-from accounts.oidc import forget_provider_metadata
 from e2e.oidc_provider import IdentityProvider, service_env, start_test_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,9 @@ import pytest
 
 from gateway.client import (
     CredentialsError,
+    GatewayError,
     PermanentError,
+    Result,
     TransientError,
     classify,
     parse_retry_after,
@@ -16,7 +18,7 @@ OK = b'{"code": 0, "message": "OK"}'
 
 
 def test_200_with_code_0_is_a_delivery() -> None:
-    classify(200, OK, {})
+    assert classify(200, OK, {}) is Result.SUCCESS
 
 
 @pytest.mark.parametrize(
@@ -79,3 +81,26 @@ def test_retry_after_as_seconds_as_a_date_and_garbage() -> None:
     assert parse_retry_after("999999") == 3600.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (200, OK, Result.SUCCESS),
+        (200, b'{"code": 3}', Result.TRANSIENT),
+        (503, b"", Result.TRANSIENT),
+        (408, b"", Result.TRANSIENT),
+        (429, b"", Result.RATE_LIMITED),
+        (400, b"bad", Result.PERMANENT),
+        (401, b"", Result.CREDENTIALS),
+        (403, b"", Result.CREDENTIALS),
+    ],
+)
+def test_every_answer_carries_its_one_classification(
+    status: int, body: bytes, kind: Result
+) -> None:
+    try:
+        got = classify(status, body, {})
+    except GatewayError as exc:
+        got = exc.kind
+    assert got is kind

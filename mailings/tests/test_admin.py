@@ -64,6 +64,100 @@ def test_the_admin_form_rejects_what_the_api_rejects(
     assert Mailing.objects.count() == 0
 
 
+API_BODY = {
+    "text": "From the API",
+    "filter": {"operator_code": "900"},
+    "send_window": {"start": "09:00", "end": "21:00"},
+}
+
+
+@pytest.mark.parametrize(
+    ("form_overrides", "api_overrides"),
+    [
+        ({"filter_operator_code": "9"}, {"filter": {"operator_code": "9"}}),
+        ({"send_window_end": "09:00"}, {"send_window": {"start": "09:00", "end": "09:00"}}),
+        ({"send_window_end": ""}, {"send_window": {"start": "09:00"}}),
+        ({"end_at_0": "2020-01-01"}, {"end_at": "2020-01-01T00:00:00Z"}),
+        ({"text": "   "}, {"text": "   "}),
+    ],
+)
+def test_the_admin_form_and_the_api_give_the_same_message(
+    admin_client: Browser, api: Any, form_overrides: dict[str, str], api_overrides: dict[str, Any]
+) -> None:
+    start = timezone.now() + timedelta(hours=1)
+    body = {
+        **API_BODY,
+        "start_at": start.isoformat(),
+        "end_at": (start + timedelta(days=1)).isoformat(),
+        **api_overrides,
+    }
+    answer = api.post("/api/mailings/", body, format="json")
+    assert answer.status_code == 400
+    messages = _leaves(answer.json())
+
+    page = admin_client.post("/admin/mailings/mailing/add/", form(**form_overrides))
+
+    assert page.status_code == 200
+    assert messages and all(m in page.content.decode() for m in messages), messages
+    assert Mailing.objects.count() == 0
+
+
+def _leaves(errors: Any) -> list[str]:
+    if isinstance(errors, dict):
+        return [m for value in errors.values() for m in _leaves(value)]
+    if isinstance(errors, list):
+        return [m for value in errors for m in _leaves(value)]
+    return [str(errors)]
+
+
+def running_mailing_form(**overrides: str) -> tuple[Mailing, dict[str, Any]]:
+    """A running mailing (start with microseconds, as the API stores it) and its change form
+    as the admin shows it (whole seconds)."""
+    now = timezone.now()
+    mailing = MailingFactory.create(
+        status=MailingStatus.RUNNING,
+        start_at=now - timedelta(minutes=1),
+        end_at=now + timedelta(days=1),
+        filter_operator_code="900",
+    )
+    data = form(filter_operator_code="900")
+    data.update(
+        start_at_0=mailing.start_at.strftime("%Y-%m-%d"),
+        start_at_1=mailing.start_at.strftime("%H:%M:%S"),
+        end_at_0=mailing.end_at.strftime("%Y-%m-%d"),
+        end_at_1=mailing.end_at.strftime("%H:%M:%S"),
+        text=mailing.text,
+        send_window_start="",
+        send_window_end="",
+    )
+    data.update(overrides)
+    return mailing, data
+
+
+def test_the_admin_changes_a_running_mailings_text_as_the_api_would(
+    admin_client: Browser,
+) -> None:
+    mailing, data = running_mailing_form(text="Corrected text")
+
+    page = admin_client.post(f"/admin/mailings/mailing/{mailing.pk}/change/", data)
+
+    assert page.status_code == 302, page.content
+    changed = Mailing.objects.get(pk=mailing.pk)
+    assert (changed.text, changed.start_at) == ("Corrected text", mailing.start_at)
+
+
+def test_the_admin_refuses_a_change_the_running_mailing_does_not_allow(
+    admin_client: Browser,
+) -> None:
+    mailing, data = running_mailing_form(filter_operator_code="916")
+
+    page = admin_client.post(f"/admin/mailings/mailing/{mailing.pk}/change/", data)
+
+    assert page.status_code == 200
+    assert "only end_at, text and send_window can change (not filter)" in page.content.decode()
+    assert Mailing.objects.get(pk=mailing.pk).filter_operator_code == "900"
+
+
 def test_actions_start_cancel_and_retry_call_the_services(admin_client: Browser) -> None:
     ClientFactory.create()
     scheduled = MailingFactory.create()
