@@ -8,7 +8,9 @@ Prints progress, then one table (figure, value, target, met) and writes the same
     python -m bench.run --only 1,2,9          # some benchmarks
 
 Each configuration runs in a child process with its own database: PostgreSQL
-`mailing_bench` (dropped and created) or a SQLite file in a temporary folder.
+`mailing_bench` (dropped and created) or a SQLite file in a temporary folder. The
+benchmarks are a registry (bench/registry.py) of small functions in bench/dispatch.py and
+bench/data_paths.py; bench/suite.py runs one configuration's.
 """
 
 from __future__ import annotations
@@ -16,17 +18,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.report import Row, machine, print_table, progress
+
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
 SIZES = {
     "full": {
@@ -54,31 +56,6 @@ SIZES = {
 }
 
 
-@dataclass
-class Row:
-    number: int
-    figure: str
-    value: float
-    unit: str
-    target: str
-    met: bool | None
-    detail: str = ""
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-# --- parent -----------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    cores = os.cpu_count()
-    with open("/proc/meminfo") as meminfo:
-        kib = int(meminfo.readline().split()[1])
-    return f"{cores} cores, {kib / 1024 / 1024:.0f} GiB, {platform.platform()}, Python {platform.python_version()}"
-
-
 def run_child(config: str, size: str, only: set[int], out: Path) -> list[Row]:
     env = {**os.environ, "BENCH_CHILD": config}
     env.pop("DATABASE_URL", None)
@@ -98,23 +75,6 @@ def run_child(config: str, size: str, only: set[int], out: Path) -> list[Row]:
         command += ["--only", ",".join(map(str, sorted(only)))]
     subprocess.run(command, cwd=ROOT, env=env, check=True)
     return [Row(**row) for row in json.loads(out.read_text())]
-
-
-def print_table(rows: list[Row]) -> str:
-    lines = [
-        "| # | figure | value | target | met |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for row in sorted(rows, key=lambda r: r.number):
-        met = "n/a" if row.met is None else ("yes" if row.met else "NO")
-        value = f"{row.value:,.2f}" if row.value < 100 else f"{row.value:,.0f}"
-        detail = f" ({row.detail})" if row.detail else ""
-        lines.append(
-            f"| {row.number} | {row.figure}{detail} | {value} {row.unit} | {row.target} | {met} |"
-        )
-    table = "\n".join(lines)
-    print(table, flush=True)
-    return table
 
 
 def main(argv: list[str] | None = None) -> int:

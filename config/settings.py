@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -306,29 +308,4 @@ REPORT_TIMEZONE = env("REPORT_TIMEZONE", default="UTC")
 # --- Logging --------------------------------------------------------------------------------
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {"()": "core.logging.JsonFormatter"},
-        "text": {"()": "core.logging.TextFormatter"},
-    },
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-            "formatter": "text" if LOG_FORMAT == "text" else "json",
-        },
-    },
-    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.server": {"level": "WARNING"},
-        # The api logger writes one line per request with its ids; these would repeat it.
-        "django.request": {"level": "ERROR"},
-        "celery": {"level": "INFO"},
-        # One line per task and per beat tick (every second) drowns everything else.
-        "celery.app.trace": {"level": "WARNING"},
-        "celery.beat": {"level": "WARNING"},
-        "celery.worker.strategy": {"level": "WARNING"},
-    },
-}
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)

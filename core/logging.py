@@ -60,3 +60,33 @@ class TextFormatter(logging.Formatter):
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
+
+
+def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
+    """Django's LOGGING: one handler on standard output, JSON or text (``LOG_FORMAT``)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {"()": "core.logging.JsonFormatter"},
+            "text": {"()": "core.logging.TextFormatter"},
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "text" if fmt == "text" else "json",
+            },
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            "django.server": {"level": "WARNING"},
+            # The api logger writes one line per request with its ids; these would repeat it.
+            "django.request": {"level": "ERROR"},
+            "celery": {"level": "INFO"},
+            # One line per task and per beat tick (every second) drowns everything else.
+            "celery.app.trace": {"level": "WARNING"},
+            "celery.beat": {"level": "WARNING"},
+            "celery.worker.strategy": {"level": "WARNING"},
+        },
+    }

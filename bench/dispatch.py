@@ -1,0 +1,165 @@
+"""Benchmarks of sending: the gateway client's limit (1), dispatch at latency 0 (2, 4) and
+at 200 ms (3), the API beside it (7), a worker's memory (9), scale-out (10)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from bench import data
+from bench.harness import (
+    BENCH_ENV,
+    BackgroundLoad,
+    api_rows,
+    make_api,
+    run_mailing,
+    share_of_limit_row,
+)
+from bench.measure import PeakMemory, cpu_seconds_by_role, cpu_share, group_of
+from bench.registry import Context, benchmark
+from bench.report import Row, progress
+
+
+@benchmark(10, own_stack=True)
+def scale_out(ctx: Context) -> list[Row]:
+    """The same mailing with one worker process and one dispatcher, then with two worker
+    processes and two dispatchers; the gateway's latency (not this machine's CPU) is the
+    limit, as when workers run on several machines."""
+    from e2e.stack import Stack
+
+    n = ctx.sizes["scale"]
+    results = []
+    for workers in (1, 2):
+        env = {**BENCH_ENV, "DISPATCH_SLOTS": str(workers), "DISPATCH_MAX_IN_FLIGHT": "100"}
+        stack = Stack(
+            database_url=ctx.database_url,
+            redis=ctx.redis,
+            env=env,
+            workers=workers,
+            emulator_args=["--no-delivery-log"],
+        )
+        stack.start()
+        try:
+            tag = f"b10w{workers}"
+            data.insert_clients(n, offset=30_000_000 + workers * 1_000_000, tag=tag)
+            stack.faults(latency_ms=200, latency_jitter=0.5)
+            progress(
+                f"10: scale-out, {workers} worker process(es), {n:,} clients, 100 in flight each"
+            )
+            result = run_mailing(stack, make_api(stack), tag, n, timeout=max(180, n / 20))
+            progress(f"   {result['rate']:,.0f} msg/s, {result['duplicates']} duplicates")
+            results.append(result)
+        finally:
+            stack.stop()
+    one, two = results
+    ratio = two["rate"] / one["rate"]
+    what = f"scale-out: 1 worker process, 1 dispatcher, latency 200 ms, {n:,} clients"
+    return [
+        Row(10, what, one["rate"], "msg/s", "reference", None, f"{one['duplicates']} duplicates"),
+        Row(
+            10,
+            "scale-out: 2 worker processes, 2 dispatchers, same mailing size",
+            two["rate"],
+            "msg/s",
+            "~2x the above, no duplicate",
+            ratio >= 1.7 and two["duplicates"] == 0,
+            f"{ratio:.2f}x; {two['duplicates']} duplicates",
+        ),
+    ]
+
+
+@benchmark(1, configs=("postgres", "embedded"), always=True)
+def limit(ctx: Context) -> list[Row]:
+    """A plain aiohttp client at the dispatchers' concurrency, no database."""
+    from django.conf import settings
+
+    from gateway.client import GatewayClient
+
+    progress("1: the limit: a plain aiohttp client against the emulator")
+    n, stack = ctx.sizes["limit"], ctx.stack
+    concurrency = settings.DISPATCH_MAX_IN_FLIGHT * settings.DISPATCH_SLOTS
+
+    async def go() -> float:
+        async with GatewayClient(stack.gateway_url, stack.token, max_in_flight=concurrency) as gw:
+            semaphore = asyncio.Semaphore(concurrency)
+
+            async def one(i: int) -> None:
+                async with semaphore:
+                    await gw.send(msg_id=i, phone="79000000000", text="limit")
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one(i) for i in range(1, n + 1)))
+            return n / (time.perf_counter() - started)
+
+    ctx.limit = asyncio.run(go())
+    stack.reset_gateway()
+    progress(f"   {ctx.limit:,.0f} requests/s")
+    if ctx.config != "postgres":
+        return []
+    what = "limit: plain aiohttp client -> emulator, no database"
+    return [Row(1, what, ctx.limit, "req/s", "reference", None)]
+
+
+@benchmark(4, configs=("embedded",))
+def dispatch_embedded(ctx: Context) -> list[Row]:
+    n = ctx.sizes["embedded"]
+    data.insert_clients(n, tag="b4")
+    progress(f"4: dispatch on SQLite + filesystem broker, {n:,} clients")
+    result = run_mailing(ctx.stack, ctx.api, "b4", n, timeout=max(120, n / 50))
+    what = f"dispatch, embedded, {n:,} clients, latency 0"
+    row = share_of_limit_row(4, what, result, ctx.limit, 0.25)
+    progress(f"   {result['rate']:,.0f} msg/s = {row.detail}")
+    return [row]
+
+
+@benchmark(2, 9)
+def dispatch_postgres(ctx: Context) -> list[Row]:
+    n = ctx.sizes["dispatch"]
+    data.insert_clients(n, offset=0, tag="b2")
+    progress(f"2: dispatch on PostgreSQL + Redis, {n:,} clients, latency 0")
+    with PeakMemory(group_of(ctx.stack, "worker")) as memory:
+        result = run_mailing(ctx.stack, ctx.api, "b2", n, timeout=max(120, n / 100))
+    what = f"dispatch, PostgreSQL + Redis, {n:,} clients, latency 0"
+    row = share_of_limit_row(2, what, result, ctx.limit, 0.5)
+    peak = memory.peak_process_mib
+    progress(f"   {result['rate']:,.0f} msg/s = {row.detail}, worker peak {peak:.0f} MiB")
+    ctx.stack.reset_gateway()
+    what = "peak memory of one worker process during 2"
+    return [row, Row(9, what, peak, "MiB", "<= 300 MB", peak <= 286)]
+
+
+@benchmark(7)
+def api_alone(ctx: Context) -> list[Row]:
+    progress("7: API load alone, nothing sending (for comparison)")
+    with BackgroundLoad(ctx.stack, ctx.api, run=1) as alone:
+        time.sleep(20 if ctx.sizes["slow"] > 10_000 else 6)
+    return api_rows(alone.result, "nothing sending")
+
+
+@benchmark(3, 7)
+def dispatch_slow_gateway(ctx: Context) -> list[Row]:
+    """Latency 200 ms ± 50 %; a second mailing with the API load of 7 beside it."""
+    n, stack = ctx.sizes["slow"], ctx.stack
+    data.insert_clients(n, offset=10_000_000, tag="b3")
+    data.insert_clients(n, offset=20_000_000, tag="b3l")
+    stack.faults(latency_ms=200, latency_jitter=0.5)
+    rows: list[Row] = []
+    runs = [("b3", False), ("b3l", True)] if ctx.wanted(7) else [("b3", False)]
+    for tag, with_load in runs:
+        what = f"dispatch, latency 200 ms ± 50 %, {n:,} clients"
+        progress(f"3: {what}" + ("; 7: with the API load" if with_load else ""))
+        with BackgroundLoad(stack, ctx.api, run=2, enabled=with_load) as load:
+            cpu_before, started = cpu_seconds_by_role(stack), time.monotonic()
+            result = run_mailing(stack, ctx.api, tag, n, timeout=max(180, n / 50))
+            elapsed = time.monotonic() - started
+            share = cpu_share(cpu_before, cpu_seconds_by_role(stack), elapsed)
+        rate = result["rate"]
+        progress(f"   {rate:,.0f} msg/s; CPU of {os.cpu_count()} cores: {share}")
+        what += ", with the API load of 7" if with_load else ""
+        detail = f"{result['duplicates']} duplicates; CPU: {share}"
+        rows.append(Row(3, what, rate, "msg/s", ">= 2,000 msg/s", rate >= 2000, detail))
+        if with_load:
+            rows += api_rows(load.result, "during 3")
+    stack.reset_gateway()
+    return rows

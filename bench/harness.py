@@ -1,0 +1,210 @@
+"""The benchmarks' shared steps: a database per configuration, a mailing run to its end,
+and the API load that runs beside a mailing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import tempfile
+import threading
+import time
+from typing import Any
+
+from bench.measure import p
+from bench.report import Row, progress
+
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+BENCH_ENV = {
+    "DISPATCH_SLOTS": "2",
+    "DISPATCH_MAX_IN_FLIGHT": "500",
+    "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "json",
+}
+
+
+def setup_database(config: str) -> tuple[str, bool]:
+    if config == "postgres":
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS mailing_bench WITH (FORCE)")
+            conn.execute("CREATE DATABASE mailing_bench")
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/mailing_bench"
+        redis = True
+    else:
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='mailing-bench-')}/bench.sqlite3"
+        redis = False
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return url, redis
+
+
+def make_api(stack: Any) -> Any:
+    from e2e.api import api_as_new_user
+
+    return api_as_new_user(stack.web_url, "bench", "bench-password-1")
+
+
+def run_mailing(stack: Any, api: Any, tag: str, n: int, *, timeout: float) -> dict[str, Any]:
+    """Create a mailing to the `tag` clients now; wait until it finishes; measure."""
+    from mailings.models import Mailing, MailingStatus, Message
+
+    # The emulator's counts run on across mailings (a reset would also undo the faults a
+    # benchmark set): this mailing's are the difference from here.
+    before = stack.gateway_stats()
+    started = time.time()
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
+    end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started + 6 * 3600))
+    created = api.call(
+        "POST",
+        "/api/mailings/",
+        {"text": f"bench {tag}", "start_at": now, "end_at": end, "filter": {"tag": tag}},
+    )
+    deadline = time.monotonic() + timeout
+    last_report = 0.0
+    while time.monotonic() < deadline:
+        if Mailing.objects.filter(pk=created["id"], status=MailingStatus.FINISHED).exists():
+            break
+        if time.monotonic() - last_report > 5:
+            delivered = stack.gateway_stats()["delivered"] - before["delivered"]
+            progress(f"  {tag}: {delivered:,} of {n:,} delivered")
+            last_report = time.monotonic()
+        time.sleep(0.2)
+    else:
+        raise TimeoutError(f"mailing {tag} did not finish in {timeout}s")
+    stats = stack.gateway_stats()
+    delivered = stats["delivered"] - before["delivered"]
+    sent = Message.objects.filter(mailing_id=created["id"], status="sent").count()
+    seconds = (stats["last_delivery_at"] or time.time()) - started
+    return {
+        "rate": delivered / seconds,
+        "seconds": seconds,
+        "delivered": delivered,
+        "duplicates": stats["duplicates"] - before["duplicates"],
+        "sent": sent,
+    }
+
+
+def api_load(
+    base_url: str,
+    token: str,
+    stop: threading.Event,
+    concurrency: int = 50,
+    pace: float = 0.0,
+    run: int = 1,
+) -> dict[str, list[float]]:
+    """`concurrency` clients alternating GET /api/clients/ and POST /api/clients/, each
+    pausing about `pace` seconds between requests (0: back to back, a saturation test)."""
+    import aiohttp
+
+    latencies: dict[str, list[float]] = {"get": [], "post": []}
+
+    warm_until = time.perf_counter() + WARM_UP_SECONDS
+
+    def record(kind: str, started: float) -> None:
+        # The first seconds open every web thread's database connection: not measured.
+        if started >= warm_until:
+            latencies[kind].append(time.perf_counter() - started)
+
+    async def client(n: int, session: aiohttp.ClientSession) -> None:
+        i = 0
+        while not stop.is_set():
+            started = time.perf_counter()
+            async with session.get(f"{base_url}/api/clients/?page_size=50") as response:
+                await response.read()
+                assert response.status == 200, response.status
+            record("get", started)
+            await asyncio.sleep(pace * random.random() * 2)
+            started = time.perf_counter()
+            phone = f"78{run}{n:02d}{i:06d}"  # unique per run, client and request
+            async with session.post(f"{base_url}/api/clients/", json={"phone": phone}) as response:
+                await response.read()
+                assert response.status == 201, response.status
+            record("post", started)
+            await asyncio.sleep(pace * random.random() * 2)
+            i += 1
+
+    async def go() -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+            await asyncio.gather(*(client(n, session) for n in range(concurrency)))
+
+    started = time.perf_counter()
+    asyncio.run(go())
+    latencies["seconds"] = [time.perf_counter() - started - WARM_UP_SECONDS]
+    return latencies
+
+
+API_CONCURRENCY = 50
+WARM_UP_SECONDS = 3.0
+API_PACE_SECONDS = 0.5  # each client's think time between two requests
+
+
+class BackgroundLoad:
+    """``api_load`` in a thread while a block runs: ``with BackgroundLoad(...) as load:``."""
+
+    def __init__(self, stack: Any, api: Any, *, run: int, enabled: bool = True) -> None:
+        self.result: dict[str, list[float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=lambda: self.result.update(
+                api_load(stack.web_url, api.token, self._stop, pace=API_PACE_SECONDS, run=run)
+            )
+        )
+        self._enabled = enabled
+
+    def __enter__(self) -> BackgroundLoad:
+        if self._enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def share_of_limit_row(
+    number: int, what: str, result: dict[str, Any], limit: float, share: float
+) -> Row:
+    """A dispatch rate against the gateway client's own limit (benchmark 1)."""
+    ratio = result["rate"] / limit
+    return Row(
+        number,
+        what,
+        result["rate"],
+        "msg/s",
+        f">= {share} of the limit",
+        ratio >= share,
+        f"{ratio:.2f} of {limit:,.0f}; {result['duplicates']} duplicates",
+    )
+
+
+def api_rows(load: dict[str, list[float]], when: str) -> list[Row]:
+    rows = []
+    seconds = load["seconds"][0]
+    for method, path in (("get", "GET /api/clients/"), ("post", "POST /api/clients/")):
+        p99 = p(load[method], 99)
+        rows.append(
+            Row(
+                7,
+                f"API p99, {API_CONCURRENCY} concurrent clients, {path}, {when}",
+                p99 * 1000,
+                "ms",
+                "<= 100 ms",
+                p99 <= 0.1,
+                f"{len(load[method]) / seconds:,.0f} calls/s, p50 {p(load[method], 50) * 1000:.0f} ms",
+            )
+        )
+    return rows

@@ -1,0 +1,92 @@
+"""Measuring the processes of a running stack from /proc: peak memory, CPU by role."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+class PeakMemory:
+    """Samples the resident memory of every process in some process groups."""
+
+    def __init__(self, pgids: Callable[[], list[int]]) -> None:
+        self._pgids = pgids
+        self.peak_process_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            groups = set(self._pgids())
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    if int(stat[2]) not in groups:
+                        continue
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            mib = int(line.split()[1]) / 1024
+                            self.peak_process_mib = max(self.peak_process_mib, mib)
+                except (OSError, IndexError, ValueError):
+                    continue
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def cpu_seconds_by_role(stack: Any) -> dict[str, float]:
+    """CPU time (user + system) used so far by each role's processes on this machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    groups = {p.pid: re.sub(r"\d.*$", "", name) for name, p in stack.procs.items()}
+    me = os.getpid()
+    totals: dict[str, float] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw.rsplit(")", 1)[1].split()
+        pgrp, used = int(fields[2]), (int(fields[11]) + int(fields[12])) / tick
+        if pgrp in groups:
+            role = groups[pgrp]
+        elif comm.startswith("postgres"):
+            role = "postgres"
+        elif int(pid) == me:
+            role = "load generator (bench)"
+        else:
+            continue
+        totals[role] = totals.get(role, 0.0) + used
+    return totals
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    cores = os.cpu_count() or 1
+    used = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    parts = sorted(used.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v / seconds / cores:.0%}" for k, v in parts if v > 0.01 * seconds)
+
+
+def group_of(stack: Any, prefix: str) -> Callable[[], list[int]]:
+    return lambda: [p.pid for name, p in stack.procs.items() if name.startswith(prefix)]
+
+
+def p(values: list[float], q: int) -> float:
+    """The q-th percentile."""
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100)[q - 1]
