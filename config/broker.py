@@ -1,4 +1,5 @@
-"""The embedded broker: kombu's filesystem transport, with atomic writes.
+"""The embedded broker: kombu's filesystem transport, with atomic writes; and what beat
+publishes on any broker.
 
 kombu's own ``_put`` creates the message file, then writes it; a consumer listing the folder
 in between moves the empty file away and fails to decode it, which stops the worker's
@@ -45,3 +46,33 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+
+def transport_options(broker_dir: Path) -> dict[str, Any]:
+    """The embedded broker's folders (kombu's default control folder is "control" in the
+    working directory: ours is under BROKER_DIR too)."""
+    return {
+        "data_folder_in": str(broker_dir / "queue"),
+        "data_folder_out": str(broker_dir / "queue"),
+        "processed_folder": str(broker_dir / "processed"),
+        "control_folder": str(broker_dir / "control"),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+
+
+def beat_schedule(*, tick_seconds: float) -> dict[str, Any]:
+    """What beat publishes. Due times live in the database; beat only ticks."""
+    return {
+        "daily-report": {
+            "task": "reports.tasks.daily_report",
+            "schedule": 30.0,  # it sends only once a day; this only asks whether it is time
+            "options": {"expires": 60.0},
+        },
+        "scheduler-tick": {
+            "task": "delivery.tasks.tick",
+            "schedule": tick_seconds,
+            # A tick that waited longer than a few ticks is stale: the next one does its work.
+            "options": {"expires": max(5.0, 5 * tick_seconds)},
+        },
+    }

@@ -13,6 +13,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config import broker
 from core.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -174,17 +175,9 @@ SPECTACULAR_SETTINGS = {
 BROKER_DIR = Path(env("BROKER_DIR", default=str(DATA_DIR / "broker")))
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # Atomic writes, and the folders made on first use; see config/broker.py.
+    # Atomic writes, and the folders made on first use, all under BROKER_DIR.
     CELERY_BROKER_TRANSPORT = "config.broker:Transport"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        # kombu's default is a folder named "control" in the working directory.
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-        "polling_interval": 0.1,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = broker.transport_options(BROKER_DIR)
 else:
     # Fail fast when the broker is down: publishing is best effort (see mailings/services.py).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
@@ -206,19 +199,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Due times live in the database; beat only ticks. See delivery/tasks.py.
 SCHEDULER_TICK_SECONDS = env.float("SCHEDULER_TICK_SECONDS", default=1.0)
 CELERY_TASK_ROUTES = {"delivery.tasks.dispatch": {"queue": "dispatch"}}
-CELERY_BEAT_SCHEDULE = {
-    "daily-report": {
-        "task": "reports.tasks.daily_report",
-        "schedule": 30.0,  # it sends only once a day; this only asks whether it is time
-        "options": {"expires": 60.0},
-    },
-    "scheduler-tick": {
-        "task": "delivery.tasks.tick",
-        "schedule": SCHEDULER_TICK_SECONDS,
-        # A tick that waited longer than a few ticks is stale: the next one does its work.
-        "options": {"expires": max(5.0, 5 * SCHEDULER_TICK_SECONDS)},
-    },
-}
+CELERY_BEAT_SCHEDULE = broker.beat_schedule(tick_seconds=SCHEDULER_TICK_SECONDS)
 
 # --- Gateway and delivery (SPEC section 5) ---------------------------------------------------
 GATEWAY_URL = env("GATEWAY_URL", default="http://127.0.0.1:8001")
