@@ -10,10 +10,12 @@ import re
 import zoneinfo
 from functools import cache
 
-PHONE_RE = re.compile(r"7\d{10}")
+# ASCII digits only: ``\d`` would take any Unicode digit ("٧٩٠٠…", "７９００…"), and one
+# number written three ways would be three clients.
+PHONE_RE = re.compile(r"7[0-9]{10}")
 # A leading "+" and these separators are formatting; anything else is an error.
 _PHONE_NOISE = re.compile(r"[\s\-()]")
-OPERATOR_CODE_RE = re.compile(r"\d{3}")
+OPERATOR_CODE_RE = re.compile(r"[0-9]{3}")
 TAG_MAX_LENGTH = 64
 DEFAULT_TIMEZONE = "UTC"
 
@@ -24,7 +26,9 @@ def clean_phone(value: object) -> str:
     text = _PHONE_NOISE.sub("", str(value))
     text = text.removeprefix("+")
     if not PHONE_RE.fullmatch(text):
-        raise ValueError("Enter 11 digits starting with 7, e.g. 79001234567 or +7 (900) 123-45-67.")
+        raise ValueError(
+            "Enter 11 digits (0-9) starting with 7, e.g. 79001234567 or +7 (900) 123-45-67."
+        )
     return text
 
 
@@ -36,7 +40,7 @@ def operator_code_from_phone(phone: str) -> str:
 def clean_operator_code(value: object) -> str:
     text = str(value).strip() if isinstance(value, str | int) else None
     if text is None or not OPERATOR_CODE_RE.fullmatch(text):
-        raise ValueError("Enter exactly 3 digits, e.g. 900.")
+        raise ValueError("Enter exactly 3 digits (0-9), e.g. 900.")
     return text
 
 

@@ -24,7 +24,7 @@ IMPORT_EXAMPLE = OpenApiExample(
         "rejected": [
             {
                 "line": 4,
-                "errors": {"phone": ["Enter 11 digits starting with 7, e.g. 79001234567."]},
+                "errors": {"phone": ["Enter 11 digits (0-9) starting with 7, e.g. 79001234567."]},
             }
         ],
     },

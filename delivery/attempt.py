@@ -28,9 +28,17 @@ def too_late(message: ClaimedMessage, *, end_guard: timedelta) -> Decision | Non
     return None
 
 
+NOT_ASCII = (
+    "the phone is not in ASCII digits: it equals another client's number once normalized "
+    "(see the clients migration 0002 report); correct or delete one of the two"
+)
+
+
 def precheck(message: ClaimedMessage, *, end_guard: timedelta) -> Decision | None:
-    """In-memory checks before the request: the end time, then the client's send window.
-    None: send it now."""
+    """In-memory checks before the request: the phone, the end time, then the client's send
+    window. None: send it now."""
+    if not (message.phone.isascii() and message.phone.isdigit()):
+        return Decision(Kind.FAILED, message.attempts, None, NOT_ASCII)
     expired = too_late(message, end_guard=end_guard)
     if expired is not None:
         return expired

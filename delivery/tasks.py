@@ -25,12 +25,14 @@ def dispatch() -> None:
 
 @shared_task(name="delivery.tasks.tick", ignore_result=True)
 def tick() -> None:
-    """1. Launch mailings whose start has come. 2. Expire what passed its end time.
+    """1. Launch mailings whose start has come (and resume a launch whose worker died).
+    2. Expire what passed its end time.
     3. Return messages of dead dispatchers. 4. Finish mailings with nothing left to send.
     5. Fold the message-count deltas into the totals. 6. Start a dispatcher if work is
     due, sending is not paused and a slot is free."""
     for mailing_id in selectors.mailings_due_for_launch():
         mailing_services.mailing_launch(mailing_id=mailing_id)
+    mailing_services.mailings_launch_stalled()
     mailing_services.mailings_finish_ended()
     messages.messages_recover_lapsed()
     mailing_services.mailings_finish_completed()

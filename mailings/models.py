@@ -58,6 +58,11 @@ class Mailing(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The launch creates the messages in chunks of clients in id order (mailings/lifecycle):
+    # the last client id done, when the last chunk was written, and when it was complete.
+    launch_cursor = models.BigIntegerField(default=0, editable=False)
+    launch_progress_at = models.DateTimeField(null=True, blank=True, editable=False)
+    launched_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]

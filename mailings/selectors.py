@@ -50,6 +50,17 @@ def mailings_due_for_launch(*, now: datetime | None = None, limit: int = 100) ->
     )
 
 
+def mailings_launching(*, before: datetime) -> list[int]:
+    """Running mailings whose launch is incomplete and made no progress since ``before``."""
+    return list(
+        Mailing.objects.filter(
+            status=MailingStatus.RUNNING,
+            launched_at__isnull=True,
+            launch_progress_at__lt=before,
+        ).values_list("id", flat=True)
+    )
+
+
 def mailings_past_end(*, now: datetime | None = None) -> list[int]:
     """Running mailings whose end time has come."""
     now = now or timezone.now()

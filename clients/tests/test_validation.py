@@ -29,6 +29,9 @@ def test_phone_formatting_is_stripped(raw: object, expected: str) -> None:
         "7900123456a",
         "79001234567+",  # a + only leads
         "7.900.123.45.67",
+        "7\u0669\u0660\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667",  # Arabic-Indic digits
+        "7\uff19\uff10\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17",  # full-width digits
+        "7\u0969\u0966\u0966\u0967\u0968\u0969\u096a\u096b\u096c\u096d",  # Devanagari
         "",
         None,
         True,
@@ -45,7 +48,9 @@ def test_operator_code_is_derived_from_digits_two_to_four() -> None:
     assert validation.operator_code_from_phone("79851234567") == "985"
 
 
-@pytest.mark.parametrize("raw", ["90", "9000", "abc", "", None])
+@pytest.mark.parametrize(
+    "raw", ["90", "9000", "abc", "", None, "\u0669\u0660\u0660", "\uff19\uff10\uff10"]
+)
 def test_bad_operator_codes_are_rejected(raw: object) -> None:
     with pytest.raises(ValueError, match="3 digits"):
         validation.clean_operator_code(raw)

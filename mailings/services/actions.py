@@ -1,9 +1,8 @@
-"""Every status change of a ``Mailing``: create, update, start, cancel, retry, delete, launch,
-finish. The messages' side of each goes through ``mailings.messages``.
+"""The operators' actions on a mailing: create, update, start now, cancel, retry, delete.
 
-Every state change is a conditional update (``WHERE status = …``) or runs under the
-mailing's row lock, so two processes racing on one mailing cannot both win; the launch is
-idempotent.
+Each runs under the mailing's row lock (``SELECT … FOR UPDATE``), the lock a launch takes
+for each chunk of messages it creates, so an action waits for at most one chunk and the
+launch sees the action's result before its next chunk.
 """
 
 from __future__ import annotations
@@ -13,20 +12,15 @@ from datetime import datetime, time
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core.exceptions import Conflict, InvalidInput
-from mailings import selectors
 from mailings.messages import (
     messages_cancel,
-    messages_create,
-    messages_expire,
     messages_retry_failed,
     messages_schedule_window,
 )
 from mailings.models import (
-    UNDELIVERED_MESSAGE_STATUSES,
     Mailing,
     MailingStatus,
     Message,
@@ -210,83 +204,18 @@ def mailing_retry_failed(*, mailing: Mailing) -> Mailing:
 
 
 def mailing_delete(*, mailing: Mailing) -> None:
-    """Delete a mailing and its messages; sending stops before this returns."""
+    """Delete a mailing and its messages; sending stops before this returns.
+
+    Under the mailing's row lock, so a launch in progress stops at its next chunk (it finds
+    no mailing) and leaves no message behind.
+    """
     mailing_id = mailing.pk
     with transaction.atomic():
+        if not Mailing.objects.select_for_update().filter(pk=mailing_id).exists():
+            return
         # One DELETE for the messages instead of Django's collect-then-delete.
         deleted, _ = Message.objects.filter(mailing_id=mailing_id).delete()
         Mailing.objects.filter(pk=mailing_id).delete()
         MessageCount.objects.filter(mailing_id=mailing_id).delete()
         MessageCountDelta.objects.filter(mailing_id=mailing_id).delete()
     logger.info("mailing deleted", extra={"mailing_id": mailing_id, "deleted_messages": deleted})
-
-
-def mailing_launch(*, mailing_id: int) -> bool:
-    """Move a due scheduled mailing to running and create its messages, atomically.
-
-    Idempotent: the conditional update lets exactly one caller win; the others (a retried
-    task, the scheduler tick) find it running and do nothing. Returns whether this call
-    launched it.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        won = Mailing.objects.filter(
-            pk=mailing_id, status=MailingStatus.SCHEDULED, start_at__lte=now
-        ).update(status=MailingStatus.RUNNING, started_at=now)
-        if not won:
-            return False
-        mailing = Mailing.objects.get(pk=mailing_id)
-        created = messages_create(mailing=mailing, now=now)
-        if mailing.has_send_window:
-            messages_schedule_window(mailing=mailing, now=now)
-        if created == 0:
-            Mailing.objects.filter(pk=mailing_id).update(
-                status=MailingStatus.FINISHED, finished_at=now
-            )
-    logger.info("mailing launched", extra={"mailing_id": mailing_id, "messages": created})
-    return True
-
-
-def mailings_finish_ended() -> list[int]:
-    """At ``end_at``: undelivered messages become ``expired`` and the mailing ``finished``.
-
-    A message still ``sending`` under a live lease is left to record its real outcome; it
-    is expired once its lease lapses, and the mailing finishes then.
-    """
-    now = timezone.now()
-    finished: list[int] = []
-    for mailing_id in selectors.mailings_past_end(now=now):
-        with transaction.atomic():
-            expired = messages_expire(mailing_id=mailing_id, now=now)
-            in_flight = Message.objects.filter(
-                mailing_id=mailing_id, status__in=UNDELIVERED_MESSAGE_STATUSES
-            ).exists()
-            if not in_flight:
-                Mailing.objects.filter(pk=mailing_id, status=MailingStatus.RUNNING).update(
-                    status=MailingStatus.FINISHED, finished_at=now
-                )
-                finished.append(mailing_id)
-        logger.info("mailing ended", extra={"mailing_id": mailing_id, "expired_messages": expired})
-    return finished
-
-
-def mailings_finish_completed() -> list[int]:
-    """A running mailing whose every message is final is finished."""
-    now = timezone.now()
-    undelivered = Message.objects.filter(
-        mailing_id=OuterRef("pk"), status__in=UNDELIVERED_MESSAGE_STATUSES
-    )
-    done = list(
-        Mailing.objects.filter(status=MailingStatus.RUNNING)
-        .exclude(Exists(undelivered))
-        .values_list("id", flat=True)
-    )
-    if done:
-        Mailing.objects.filter(id__in=done, status=MailingStatus.RUNNING).exclude(
-            Exists(undelivered)
-        ).update(status=MailingStatus.FINISHED, finished_at=now)
-        for mailing_id in done:
-            logger.info(
-                "mailing finished: every message is final", extra={"mailing_id": mailing_id}
-            )
-    return done

@@ -1,0 +1,181 @@
+"""Messages in the dispatcher's hands: claim, record outcomes, recover lapsed claims."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from mailings import selectors
+from mailings.models import MailingStatus, Message, MessageStatus
+
+if TYPE_CHECKING:
+    pass
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """What a dispatcher needs to send one claimed message, read with the claim."""
+
+    id: int
+    mailing_id: int
+    client_id: int | None
+    phone: str
+    text: str
+    attempts: int
+    end_at: datetime
+    window_start: time | None
+    window_end: time | None
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOutcome:
+    """A claimed message's next state, decided by the dispatcher's retry policy."""
+
+    message_id: int
+    status: MessageStatus  # SENT, PENDING (retry, window, released), FAILED or EXPIRED
+    attempts: int
+    next_attempt_at: datetime | None = None
+    error: str = ""
+
+
+def messages_claim(
+    *, limit: int, token: uuid.UUID, now: datetime | None = None
+) -> list[ClaimedMessage]:
+    """Take up to ``limit`` due messages: ``pending → sending`` under a lease.
+
+    PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` lets concurrent dispatchers take
+    disjoint batches without waiting. SQLite: the transaction takes the database's write
+    lock up front (``transaction_mode=IMMEDIATE``), so claims are serialized instead.
+    What is due is ``selectors.messages_due`` (mailing running, before its end): the claim is
+    the last database check before the requests start, so a cancel or delete that committed
+    first always wins. A claimed message whose client no longer exists (deleted while a
+    launch was creating its message) is cancelled instead of sent.
+    """
+    now = now or timezone.now()
+    lease_until = now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            selectors.messages_due(now=now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("next_attempt_at")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        Message.objects.filter(id__in=ids, status=MessageStatus.PENDING).update(
+            status=MessageStatus.SENDING, lease_token=token, lease_expires_at=lease_until
+        )
+        rows = Message.objects.filter(id__in=ids, lease_token=token).values_list(
+            "id",
+            "mailing_id",
+            "client_id",
+            "phone",
+            "mailing__text",
+            "attempts",
+            "mailing__end_at",
+            "mailing__send_window_start",
+            "mailing__send_window_end",
+            "client__timezone",
+            "client__id",
+        )
+        claimed: list[ClaimedMessage] = []
+        orphans: list[int] = []
+        for row in rows:
+            if row[10] is None:  # the client is gone (deleted while a launch created this)
+                orphans.append(row[0])
+            else:
+                claimed.append(ClaimedMessage(*row[:9], timezone=row[9] or "UTC"))
+        if orphans:
+            Message.objects.filter(id__in=orphans).update(
+                status=MessageStatus.CANCELLED,
+                next_attempt_at=None,
+                last_error="client deleted",
+                lease_token=None,
+                lease_expires_at=None,
+            )
+        return claimed
+
+
+def messages_record_outcomes(
+    *, token: uuid.UUID, outcomes: Iterable[MessageOutcome], now: datetime | None = None
+) -> None:
+    """Write a batch of outcomes: one UPDATE for the delivered, one bulk UPDATE for the rest.
+
+    Only rows still ``sending`` under this claim's token are touched. A message going back
+    to pending whose mailing was cancelled meanwhile, or whose client was deleted, becomes
+    ``cancelled`` instead.
+    """
+    now = now or timezone.now()
+    mine = Message.objects.filter(status=MessageStatus.SENDING, lease_token=token)
+    sent: list[int] = []
+    others: list[Message] = []
+    back_to_pending: list[int] = []
+    for outcome in outcomes:
+        if outcome.status == MessageStatus.SENT:
+            sent.append(outcome.message_id)
+            continue
+        if outcome.status == MessageStatus.PENDING:
+            back_to_pending.append(outcome.message_id)
+        others.append(
+            Message(
+                id=outcome.message_id,
+                status=outcome.status,
+                attempts=outcome.attempts,
+                next_attempt_at=outcome.next_attempt_at,
+                last_error=outcome.error[:1000],
+                lease_token=None,
+                lease_expires_at=None,
+            )
+        )
+    released = {"lease_token": None, "lease_expires_at": None}
+    with transaction.atomic():
+        if sent:
+            mine.filter(id__in=sent).update(
+                status=MessageStatus.SENT,
+                sent_at=now,
+                attempts=F("attempts") + 1,
+                next_attempt_at=None,
+                last_error="",
+                **released,
+            )
+        if others:
+            fields = ["status", "attempts", "next_attempt_at", "last_error", *released]
+            mine.bulk_update(others, fields, batch_size=500)
+        if back_to_pending:
+            Message.objects.filter(id__in=back_to_pending, status=MessageStatus.PENDING).filter(
+                Q(mailing__status=MailingStatus.CANCELLED) | Q(client__isnull=True)
+            ).update(status=MessageStatus.CANCELLED, next_attempt_at=None)
+
+
+def messages_recover_lapsed(*, now: datetime | None = None) -> int:
+    """Messages whose dispatcher died mid-request go back to pending, due now.
+
+    The request may or may not have reached the gateway, so it counts as an attempt; the
+    retry uses the same msgId, so the gateway can deduplicate.
+    """
+    now = now or timezone.now()
+    recovered = Message.objects.filter(
+        status=MessageStatus.SENDING, lease_expires_at__lte=now
+    ).update(
+        status=MessageStatus.PENDING,
+        attempts=F("attempts") + 1,
+        next_attempt_at=now,
+        lease_token=None,
+        lease_expires_at=None,
+        last_error="lease lapsed: the dispatcher stopped mid-request",
+    )
+    if recovered:
+        logger.warning("recovered messages from lapsed leases", extra={"messages": recovered})
+    return recovered
