@@ -308,3 +308,16 @@ def test_two_dispatchers_never_send_a_message_twice(emulator: EmulatorThread) ->
     assert (stats["delivered"], stats["duplicates"]) == (300, 0)
     assert statuses(mailing) == {"sent": 300}
     assert Client.objects.count() == 300
+
+
+def test_a_phone_not_in_ascii_digits_fails_without_a_request(emulator: EmulatorThread) -> None:
+    # Left by the clients migration 0002 when its ASCII form is another client's number.
+    Client.objects.create(phone="7\u0669\u0660\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667")
+    mailing = launch(0)
+
+    run_until_settled(mailing)
+
+    message = Message.objects.get(mailing=mailing)
+    assert message.status == MessageStatus.FAILED
+    assert message.last_error.startswith("the phone is not in ASCII digits")
+    assert emulator.stats.as_dict()["requests"] == 0

@@ -88,7 +88,7 @@ def messages_claim(
             "mailing__send_window_start",
             "mailing__send_window_end",
             "client__timezone",
-            "client__id",
+            "client__phone",  # through the join: null when the client row is gone
         )
         claimed: list[ClaimedMessage] = []
         orphans: list[int] = []
