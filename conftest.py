@@ -50,3 +50,18 @@ def api(user: Any) -> APIClient:
 @pytest.fixture
 def on_commit(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
     return django_capture_on_commit_callbacks
+
+
+@pytest.fixture
+def steady_scheduler(db: None) -> None:
+    """The scheduler has been ticking without a gap for a while (so leases may lapse)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from delivery.models import SchedulerState
+
+    now = timezone.now()
+    SchedulerState.objects.update_or_create(
+        pk=1, defaults={"last_tick_at": now, "ticking_since": now - timedelta(minutes=5)}
+    )

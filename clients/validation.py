@@ -10,8 +10,8 @@ import re
 import zoneinfo
 from functools import cache
 
-# ASCII digits only: ``\d`` would take any Unicode digit ("٧٩٠٠…", "７９００…"), and one
-# number written three ways would be three clients.
+# ASCII digits only: ``\d`` would take any Unicode digit (Arabic-Indic, full-width, …), and
+# one number written three ways would be three clients.
 PHONE_RE = re.compile(r"7[0-9]{10}")
 # A leading "+" and these separators are formatting; anything else is an error.
 _PHONE_NOISE = re.compile(r"[\s\-()]")

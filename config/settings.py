@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it sees a view's exception first: a lost database is a 503, not a 500.
+    "core.database.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -224,6 +226,9 @@ DISPATCH_TASK_SECONDS = env.float("DISPATCH_TASK_SECONDS", default=20.0)
 # A dispatcher with nothing due for this long hands its slot back (the tick starts another).
 DISPATCH_IDLE_SECONDS = env.float("DISPATCH_IDLE_SECONDS", default=2.0)
 DISPATCH_LEASE_SECONDS = env.float("DISPATCH_LEASE_SECONDS", default=GATEWAY_TIMEOUT_SECONDS + 20.0)
+# After the scheduler was gone (a database outage), leases lapse only once it has ticked this
+# long again: time for a dispatcher that lived through the outage to renew its own.
+RECOVERY_GRACE_SECONDS = env.float("RECOVERY_GRACE_SECONDS", default=15.0)
 
 # --- Admin bootstrap (used by `manage.py ensure_admin`) ------------------------------------
 ADMIN_USERNAME = env("ADMIN_USERNAME", default="admin")

@@ -21,7 +21,8 @@ VALIDATION_ERROR = OpenApiResponse(
     "whose values are lists of messages.",
     examples=[
         OpenApiExample(
-            "Bad phone", value={"phone": ["Enter 11 digits (0-9) starting with 7, e.g. 79001234567."]}
+            "Bad phone",
+            value={"phone": ["Enter 11 digits (0-9) starting with 7, e.g. 79001234567."]},
         )
     ],
 )

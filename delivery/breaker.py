@@ -72,6 +72,12 @@ class Tally:
     def has_news(self) -> bool:
         return bool(self.successes or self.failures or self.credentials_error)
 
+    def give_back(self, taken: Tally) -> None:
+        """Results that could not be recorded (the database was gone) count again."""
+        self.successes += taken.successes
+        self.failures += taken.failures
+        self.credentials_error = self.credentials_error or taken.credentials_error
+
     def take(self) -> Tally:
         """The results to record now; the counts start again from zero."""
         taken = Tally(

@@ -20,26 +20,31 @@ One dispatcher runs inside one ``delivery.tasks.dispatch`` task, holding one of 
 5. Stop claiming when the time budget ends, the permit is withdrawn, or no work has been
    due for ``DISPATCH_IDLE_SECONDS``; wait for the requests in flight, write their
    outcomes, release the slot.
+6. When the database is gone: stop claiming, keep every outcome of the requests already
+   made (and the breaker's tally) in memory, retry the write every ``RETRY_SECONDS``, and
+   renew the slot and the messages' leases as soon as it is back. The dispatcher does not
+   end while it holds outcomes it could not write (for at most ``HOLD_SECONDS``), so what it
+   sent is recorded once and never handed to another dispatcher.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
-from django.db import connection
 
+from core.database import OutageLog
 from delivery import breaker, metrics, services
 from delivery.attempt import attempt, precheck
+from delivery.dbthreads import DatabaseDown, DatabaseThreads
 from delivery.policy import Decision, Kind, RetryPolicy
 from gateway.client import GatewayClient, Result
 from mailings.messages import (
@@ -55,8 +60,10 @@ FLUSH_SECONDS = 0.2
 FLUSH_SIZE = 500
 POLL_SECONDS = 0.05
 SLOT_RENEW_SECONDS = 5.0
+RETRY_SECONDS = 1.0  # while the database is gone
+HOLD_SECONDS = 900.0  # the longest a dispatcher waits for the database to write what it holds
 
-T = TypeVar("T")
+
 Done = tuple[ClaimedMessage, Decision]
 
 
@@ -101,32 +108,36 @@ class Dispatcher:
         self._messages: dict[asyncio.Task[Any], ClaimedMessage] = {}
         self._done: list[Done] = []
         self._flushing: asyncio.Task[None] | None = None
-        # Two database threads (each with its own connection): claims never wait behind a
-        # flush of outcomes, and the event loop never waits for either.
-        self._claims = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-claims")
-        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-writes")
-
-    @staticmethod
-    async def _on(executor: ThreadPoolExecutor, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, lambda: fn(**kwargs))
+        self.db = DatabaseThreads()
+        self.outage = OutageLog("dispatcher")
+        self._write_after = 0.0  # monotonic time before which no write is retried
+        self._renew_due = False  # renew the leases as soon as the database is back
 
     # --- batches ------------------------------------------------------------------------
 
     async def _flush(self) -> None:
-        """Write the outcomes gathered so far, then record the breaker's tally."""
+        """Write the outcomes gathered so far, then record the breaker's tally; without a
+        database, keep both for the next try."""
         done, self._done = self._done, []
         tally = self.tally.take()
-        if done:
-            outcomes = [_outcome(item) for item in done]
-            await self._on(
-                self._writes, messages_record_outcomes, token=self.token, outcomes=outcomes
-            )
-            for _, decision in done:
-                self.report.count(decision.kind)
-                metrics.MESSAGES.labels(decision.kind.value).inc()
-        if tally.has_news:
-            await self._on(self._writes, breaker.record, tally=tally)
+        try:
+            if done:
+                outcomes = [_outcome(item) for item in done]
+                await self.db.write(messages_record_outcomes, token=self.token, outcomes=outcomes)
+                for _, decision in done:
+                    self.report.count(decision.kind)
+                    metrics.MESSAGES.labels(decision.kind.value).inc()
+                done = []
+            if tally.has_news:
+                await self.db.write(breaker.record, tally=tally)
+        except DatabaseDown as exc:
+            self.outage.down(exc)
+            self._done[:0] = done
+            self.tally.give_back(tally)
+            self._write_after = time.monotonic() + RETRY_SECONDS
+            self._renew_due = True
+        else:
+            self.outage.up()
 
     def _flush_in_background(self) -> None:
         if self._flushing is None or self._flushing.done():
@@ -141,11 +152,15 @@ class Dispatcher:
 
     async def _claim(self, gateway: GatewayClient, room: int) -> tuple[int, bool]:
         """Claim and start up to ``room`` messages; returns (claimed, may claim again)."""
-        permit = await self._on(self._claims, breaker.permit_take)
-        if permit is breaker.Permit.WAIT:
+        try:
+            permit = await self.db.claim(breaker.permit_take)
+            if permit is breaker.Permit.WAIT:
+                return 0, False
+            limit = 1 if permit is breaker.Permit.PROBE else room
+            batch = await self.db.claim(messages_claim, limit=limit, token=self.token)
+        except DatabaseDown as exc:
+            self.outage.down(exc)
             return 0, False
-        limit = 1 if permit is breaker.Permit.PROBE else room
-        batch = await self._on(self._claims, messages_claim, limit=limit, token=self.token)
         self.report.claimed += len(batch)
         for message in batch:
             early = precheck(message, end_guard=self.end_guard)
@@ -181,7 +196,7 @@ class Dispatcher:
             timeout=settings.GATEWAY_TIMEOUT_SECONDS,
             max_in_flight=self.max_in_flight,
         ) as gateway:
-            while claiming or self._in_flight:
+            while claiming or self._in_flight or self._holding(deadline):
                 now = time.monotonic()
                 if claiming and (now >= deadline or self.tally.must_stop_claiming):
                     claiming = False
@@ -194,47 +209,85 @@ class Dispatcher:
                     await self._collect()
                 elif claiming:
                     await asyncio.sleep(POLL_SECONDS * 4)
+                elif self._done:
+                    await asyncio.sleep(POLL_SECONDS)  # waiting for the database
                 now = time.monotonic()
-                if self._done and (
-                    len(self._done) >= FLUSH_SIZE
-                    or now - last_flush >= FLUSH_SECONDS
-                    or self.tally.must_stop_claiming
-                    or not self._in_flight
+                if (
+                    (self._done or self.tally.has_news)
+                    and now >= self._write_after
+                    and (
+                        len(self._done) >= FLUSH_SIZE
+                        or now - last_flush >= FLUSH_SECONDS
+                        or self.tally.must_stop_claiming
+                        or not self._in_flight
+                    )
                 ):
                     self._flush_in_background()
                     last_flush = now
-                if now - last_renew >= SLOT_RENEW_SECONDS:
-                    await self._on(
-                        self._claims, services.slot_renew, slot_id=slot_id, owner=self.owner
-                    )
+                if now - last_renew >= SLOT_RENEW_SECONDS or (
+                    self._renew_due and not self.outage.is_down
+                ):
+                    claiming = await self._renew(slot_id) and claiming
                     last_renew = now
             await self._flush_all()
         return self.report
 
+    def _holding(self, deadline: float) -> bool:
+        """Outcomes not yet written keep the dispatcher alive, for at most ``HOLD_SECONDS``
+        past its budget; then it gives up on them (they will be sent again: logged)."""
+        if not (self._done or (self._flushing is not None and not self._flushing.done())):
+            return False
+        if time.monotonic() < deadline + HOLD_SECONDS:
+            return True
+        logger.error(
+            "dispatcher gives up waiting for the database",
+            extra={"unwritten_outcomes": len(self._done)},
+        )
+        return False
+
+    async def _renew(self, slot_id: int) -> bool:
+        """Renew the slot's and the held messages' leases; False when the slot is lost."""
+        try:
+            ours = await self.db.claim(
+                services.slot_renew,
+                slot_id=slot_id,
+                owner=self.owner,
+                token=self.token,
+            )
+        except DatabaseDown as exc:
+            self.outage.down(exc)
+            return True
+        self._renew_due = False
+        if not ours:
+            logger.warning("dispatcher lost its slot; it stops claiming", extra={"slot": slot_id})
+        return ours
+
     def acquire_slot(self) -> int | None:
-        return self._claims.submit(services.slot_acquire, owner=self.owner).result()
+        return self.db.claim_now(services.slot_acquire, owner=self.owner)
 
     def release_slot(self, slot_id: int) -> None:
-        self._claims.submit(services.slot_release, slot_id=slot_id, owner=self.owner).result()
+        self.db.claim_now(services.slot_release, slot_id=slot_id, owner=self.owner)
 
     def close(self) -> None:
-        # Close each helper thread's own connection (``connection`` resolves per thread).
-        for executor in (self._claims, self._writes):
-            executor.submit(lambda: connection.close()).result()
-            executor.shutdown(wait=True)
+        self.db.close()
 
 
 def dispatch_run(**kwargs: Any) -> Report | None:
     """Run one dispatcher if a slot is free; the body of the ``dispatch`` task."""
     dispatcher = Dispatcher(**kwargs)
     try:
-        slot_id = dispatcher.acquire_slot()
+        try:
+            slot_id = dispatcher.acquire_slot()
+        except DatabaseDown as exc:
+            dispatcher.outage.down(exc)
+            return None
         if slot_id is None:
             return None
         try:
             report = asyncio.run(dispatcher.run(slot_id=slot_id))
         finally:
-            dispatcher.release_slot(slot_id)
+            with contextlib.suppress(DatabaseDown):  # its lease lapses by itself
+                dispatcher.release_slot(slot_id)
         if report.claimed:
             logger.info(
                 "dispatcher finished",

@@ -23,6 +23,22 @@ class GatewayState(models.Model):
         return f"Gateway circuit {self.circuit}"
 
 
+class SchedulerState(models.Model):
+    """One row: when the scheduler last ticked, and since when it has ticked without a gap.
+
+    After a gap (the database or beat was gone), nobody's lease counts as lapsed until the
+    scheduler has ticked for ``RECOVERY_GRACE_SECONDS`` again: a dispatcher that lived
+    through a database outage has had time to renew its leases by then.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_tick_at = models.DateTimeField(null=True, blank=True)
+    ticking_since = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Scheduler ticking since {self.ticking_since}"
+
+
 class DispatchSlot(models.Model):
     """At most DISPATCH_SLOTS dispatchers run at once; each holds a slot under a lease, so a
     killed worker's slot frees itself."""

@@ -17,6 +17,7 @@ from e2e.stack import Stack, database_url
 STACK_ENV = {
     "GATEWAY_TIMEOUT_SECONDS": "2",
     "DISPATCH_LEASE_SECONDS": "5",
+    "RECOVERY_GRACE_SECONDS": "3",
     "DISPATCH_TASK_SECONDS": "10",
     "DISPATCH_IDLE_SECONDS": "1",
     "DISPATCH_SLOTS": "2",

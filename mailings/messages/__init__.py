@@ -20,6 +20,7 @@ from mailings.messages.delivery import (
     messages_claim,
     messages_record_outcomes,
     messages_recover_lapsed,
+    messages_renew_leases,
 )
 from mailings.messages.lifecycle import (
     messages_cancel,
@@ -40,6 +41,7 @@ __all__ = [
     "messages_expire",
     "messages_record_outcomes",
     "messages_recover_lapsed",
+    "messages_renew_leases",
     "messages_retry_failed",
     "messages_schedule_window",
 ]

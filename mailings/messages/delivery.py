@@ -159,11 +159,19 @@ def messages_record_outcomes(
             ).update(status=MessageStatus.CANCELLED, next_attempt_at=None)
 
 
+def messages_renew_leases(*, token: uuid.UUID, until: datetime) -> int:
+    """A live dispatcher's heartbeat: the messages it holds stay its own until ``until``."""
+    return Message.objects.filter(status=MessageStatus.SENDING, lease_token=token).update(
+        lease_expires_at=until
+    )
+
+
 def messages_recover_lapsed(*, now: datetime | None = None) -> int:
     """Messages whose dispatcher died mid-request go back to pending, due now.
 
     The request may or may not have reached the gateway, so it counts as an attempt; the
-    retry uses the same msgId, so the gateway can deduplicate.
+    retry uses the same msgId, so the gateway can deduplicate. The caller decides whether
+    leases may lapse now (``delivery.services.leases_may_lapse``).
     """
     now = now or timezone.now()
     recovered = Message.objects.filter(

@@ -142,14 +142,17 @@ def messages_detach_deleted_clients(*, collector: Collector, messages: QuerySet[
 # --- end of a mailing -------------------------------------------------------------------------
 
 
-def messages_expire(*, mailing_id: int, now: datetime) -> int:
-    """At the end time: pending messages, and those whose claim lapsed, become ``expired``.
+def messages_expire(*, mailing_id: int, now: datetime, lapsed_too: bool = True) -> int:
+    """At the end time: pending messages, and (``lapsed_too``) those whose claim lapsed,
+    become ``expired``.
 
     A message still ``sending`` under a live lease is left to record its real outcome.
     """
     expired = Message.objects.filter(mailing_id=mailing_id, status=MessageStatus.PENDING).update(
         status=MessageStatus.EXPIRED, next_attempt_at=None
     )
+    if not lapsed_too:
+        return expired
     return expired + (
         Message.objects.filter(mailing_id=mailing_id, status=MessageStatus.SENDING)
         .exclude(lease_expires_at__gt=now)

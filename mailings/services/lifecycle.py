@@ -100,12 +100,13 @@ def mailings_launch_stalled(*, now: datetime | None = None) -> list[int]:
     return stalled
 
 
-def mailings_finish_ended() -> list[int]:
+def mailings_finish_ended(*, leases_may_lapse: bool = True) -> list[int]:
     """At ``end_at``: a launch still running stops, undelivered messages become ``expired``
     and the mailing ``finished``.
 
     A message still ``sending`` under a live lease is left to record its real outcome; it
-    is expired once its lease lapses, and the mailing finishes then.
+    is expired once its lease lapses (and the scheduler says leases may lapse now), and the
+    mailing finishes then.
     """
     now = timezone.now()
     finished: list[int] = []
@@ -117,7 +118,7 @@ def mailings_finish_ended() -> list[int]:
             if mailing.launched_at is None:
                 mailing.launched_at = now
                 mailing.save(update_fields=["launched_at"])
-            expired = messages_expire(mailing_id=mailing_id, now=now)
+            expired = messages_expire(mailing_id=mailing_id, now=now, lapsed_too=leases_may_lapse)
             in_flight = Message.objects.filter(
                 mailing_id=mailing_id, status__in=UNDELIVERED_MESSAGE_STATUSES
             ).exists()

@@ -88,7 +88,7 @@ def test_clients_added_after_the_launch_are_not_included(directory: dict[str, Cl
 
 
 def test_tick_launches_due_mailings_and_finishes_ended_ones(
-    directory: dict[str, Client], monkeypatch: pytest.MonkeyPatch
+    directory: dict[str, Client], monkeypatch: pytest.MonkeyPatch, steady_scheduler: None
 ) -> None:
     dispatches: list[None] = []
     monkeypatch.setattr(tasks.dispatch, "delay", lambda: dispatches.append(None))
