@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.dev-$(shell cat requirements-dev.lock | cksum | cut -d' ' 
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes
 
 .PHONY: run test test-tools install install-runtime lint typecheck unit e2e deploy-check \
-	deps gateway report lock bench clean
+	deps chaos gateway report lock bench clean
 K8S_MANIFESTS := $(filter-out deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
 $(BIN)/python:
@@ -64,6 +64,11 @@ unit: install
 ## e2e: only the tests that start real processes (service, identity provider, browser).
 e2e: install test-tools
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+## chaos: a 100,000-message mailing while worker, beat, web, Redis and PostgreSQL are killed
+## at random (a private PostgreSQL; a few minutes; CHAOS_ARGS="--clients 20000 --seconds 90").
+chaos: install
+	$(BIN)/python -m e2e.chaos $(CHAOS_ARGS)
 
 ## deps: which app imports which, and the cycles between apps.
 deps: install

@@ -14,13 +14,14 @@ import pwd
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 
-from e2e.stack import free_port, wait_until
+from e2e.stack import ROOT, free_port, wait_until
 
 
 def postgres_bin() -> Path | None:
@@ -121,3 +122,64 @@ class PrivatePostgres:
         if self.proc is not None:
             self.kill()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def migrated_database(pg: PrivatePostgres, *, username: str, password: str) -> str:
+    """The private cluster's ``mailing`` database with the schema and one API user (no
+    role); returns its URL."""
+    from django.contrib.auth.hashers import make_password
+
+    url = pg.create_database()
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "private-pg-" + "x" * 50}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO auth_user (username, password, is_superuser, is_staff, is_active, "
+            "first_name, last_name, email, date_joined) "
+            "VALUES (%s, %s, false, false, true, '', '', '', now())",
+            [username, make_password(password, hasher="pbkdf2_sha256")],
+        )
+    return url
+
+
+def insert_clients(url: str, *, tag: str, count: int, offset: int) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO clients_client (phone, operator_code, tag, timezone, created_at) "
+            "SELECT '7' || lpad((g + %s)::text, 10, '0'), '900', %s, 'UTC', now() "
+            "FROM generate_series(1, %s) g",
+            [offset, tag, count],
+        )
+
+
+def mailing_state(url: str, mailing_id: int) -> dict[str, object]:
+    """A mailing's status, its messages by status, and its counters (totals plus deltas)."""
+    with psycopg.connect(url, connect_timeout=2) as conn:
+        status = conn.execute(
+            "SELECT status FROM mailings_mailing WHERE id = %s", [mailing_id]
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT status, count(*) FROM mailings_message WHERE mailing_id = %s GROUP BY status",
+            [mailing_id],
+        ).fetchall()
+        counters = conn.execute(
+            "SELECT status, sum(n) FROM (SELECT status, count AS n FROM mailings_messagecount "
+            "WHERE mailing_id = %s UNION ALL SELECT status, delta FROM "
+            "mailings_messagecountdelta WHERE mailing_id = %s) t GROUP BY status",
+            [mailing_id, mailing_id],
+        ).fetchall()
+    return {
+        "status": status[0] if status else None,
+        "rows": dict(rows),
+        "counters": {s: int(n) for s, n in counters if n},
+    }
+
+
+def is_final(url: str, mailing_id: int, statuses: tuple[str, ...] = ("finished",)) -> bool:
+    try:
+        return mailing_state(url, mailing_id)["status"] in statuses
+    except psycopg.OperationalError:
+        return False

@@ -137,15 +137,21 @@ class Stack:
     def start_worker(self, name: str = "worker") -> None:
         self._spawn(name, processes.worker(self.env, name=name))
 
+    def start_beat(self) -> None:
+        schedule = self.tmp / "celerybeat-schedule"
+        self._spawn("beat", processes.beat(self.env, schedule=schedule, loglevel="WARNING"))
+
+    def start_web(self, *, wait: bool = True) -> None:
+        self._spawn("web", processes.web(self.env, host="127.0.0.1", port=self.web_port))
+        if wait:
+            wait_until(lambda: self._port_open(self.web_port), timeout=30, what="gunicorn")
+
     def start(self) -> Stack:
         self.start_redis()
         self._spawn("gateway", processes.gateway(self.gateway_port, *self._emulator_args))
         for n in range(self._workers):
             self.start_worker(f"worker{n}")
-        self._spawn(
-            "beat",
-            processes.beat(self.env, schedule=self.tmp / "celerybeat-schedule", loglevel="WARNING"),
-        )
+        self.start_beat()
         if self._web:
             # The admin's pages need the collected static files (and their manifest).
             subprocess.run(
@@ -154,8 +160,7 @@ class Stack:
                 env=self.env,
                 check=True,
             )
-            self._spawn("web", processes.web(self.env, host="127.0.0.1", port=self.web_port))
-            wait_until(lambda: self._port_open(self.web_port), timeout=30, what="gunicorn")
+            self.start_web()
         wait_until(lambda: self._port_open(self.gateway_port), timeout=15, what="the emulator")
         return self
 

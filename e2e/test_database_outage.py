@@ -6,7 +6,6 @@ API answers 503 throughout; the counters equal the rows; no process exits."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 import urllib.error
@@ -14,15 +13,20 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from django.contrib.auth.hashers import make_password
 from django.db import connection
 
 from e2e.api import Api
 from e2e.conftest import STACK_ENV
-from e2e.postgres import PrivatePostgres, postgres_bin
-from e2e.stack import ROOT, Stack, wait_until
+from e2e.postgres import (
+    PrivatePostgres,
+    insert_clients,
+    is_final,
+    mailing_state,
+    migrated_database,
+    postgres_bin,
+)
+from e2e.stack import Stack, wait_until
 
 pytestmark = [
     pytest.mark.skipif(postgres_bin() is None, reason="no PostgreSQL server binaries"),
@@ -39,17 +43,7 @@ USER, PASSWORD = "outage", "outage-pass-1"
 @pytest.fixture(scope="module")
 def outage_stack() -> Iterator[tuple[Stack, PrivatePostgres, Api]]:
     pg = PrivatePostgres().start()
-    url = pg.create_database()
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "outage-" + "x" * 50}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    subprocess_run(["manage.py", "migrate", "-v", "0"], env)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO auth_user (username, password, is_superuser, is_staff, is_active, "
-            "first_name, last_name, email, date_joined) "
-            "VALUES (%s, %s, false, false, true, '', '', '', now())",
-            [USER, make_password(PASSWORD, hasher="pbkdf2_sha256")],
-        )
+    url = migrated_database(pg, username=USER, password=PASSWORD)
     stack_env = {
         **STACK_ENV,
         "DISPATCH_MAX_IN_FLIGHT": "200",
@@ -63,26 +57,8 @@ def outage_stack() -> Iterator[tuple[Stack, PrivatePostgres, Api]]:
         yield stack, pg, Api(stack.web_url, USER, PASSWORD)
     finally:
         stack.stop(keep_logs=True)
-        logs = stack.tmp
-        print(f"\noutage stack logs: {logs}")
+        print(f"\noutage stack logs: {stack.tmp}")
         pg.stop()
-
-
-def subprocess_run(args: list[str], env: dict[str, str]) -> None:
-    import subprocess
-    import sys
-
-    subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True)
-
-
-def insert_clients(url: str, tag: str, offset: int) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO clients_client (phone, operator_code, tag, timezone, created_at) "
-            "SELECT '7' || lpad((g + %s)::text, 10, '0'), '900', %s, 'UTC', now() "
-            "FROM generate_series(1, %s) g",
-            [offset, tag, CLIENTS],
-        )
 
 
 def probe(base_url: str, token: str) -> tuple[int, Any, str | None]:
@@ -97,35 +73,6 @@ def probe(base_url: str, token: str) -> tuple[int, Any, str | None]:
         return exc.code, json.loads(body) if body else None, exc.headers["Retry-After"]
 
 
-def mailing_row(url: str, mailing_id: int) -> dict[str, Any]:
-    with psycopg.connect(url, connect_timeout=2) as conn:
-        status = conn.execute(
-            "SELECT status FROM mailings_mailing WHERE id = %s", [mailing_id]
-        ).fetchone()
-        rows = conn.execute(
-            "SELECT status, count(*) FROM mailings_message WHERE mailing_id = %s GROUP BY status",
-            [mailing_id],
-        ).fetchall()
-        counters = conn.execute(
-            "SELECT status, sum(n) FROM (SELECT status, count AS n FROM mailings_messagecount "
-            "WHERE mailing_id = %s UNION ALL SELECT status, delta FROM "
-            "mailings_messagecountdelta WHERE mailing_id = %s) t GROUP BY status",
-            [mailing_id, mailing_id],
-        ).fetchall()
-    return {
-        "status": status[0] if status else None,
-        "rows": dict(rows),
-        "counters": {s: int(n) for s, n in counters if n},
-    }
-
-
-def finished(url: str, mailing_id: int) -> bool:
-    try:
-        return mailing_row(url, mailing_id)["status"] == "finished"
-    except psycopg.OperationalError:
-        return False
-
-
 @pytest.mark.parametrize("down_seconds", [15, 60])
 def test_a_database_outage_loses_nothing_and_sends_nothing_twice(
     outage_stack: tuple[Stack, PrivatePostgres, Api], down_seconds: int
@@ -133,7 +80,7 @@ def test_a_database_outage_loses_nothing_and_sends_nothing_twice(
     stack, pg, api = outage_stack
     stack.reset_gateway()
     text = f"Through a {down_seconds} s database outage"
-    insert_clients(pg.url, tag=f"outage{down_seconds}", offset=down_seconds * 100_000)
+    insert_clients(pg.url, tag=f"outage{down_seconds}", count=CLIENTS, offset=down_seconds * 10**5)
     stack.faults(latency_ms=1500, latency_jitter=0.2)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
@@ -152,12 +99,12 @@ def test_a_database_outage_loses_nothing_and_sends_nothing_twice(
         answers.append(probe(stack.web_url, api.token))
         time.sleep(0.5)
     pg.start()
-    wait_until(lambda: finished(pg.url, created["id"]), timeout=240, interval=1, what="finish")
+    wait_until(lambda: is_final(pg.url, created["id"]), timeout=240, interval=1, what="finish")
 
     deliveries = stack.deliveries(text)
     ids = [d["id"] for d in deliveries]
     duplicates = len(ids) - len(set(ids))
-    row = mailing_row(pg.url, created["id"])
+    row = mailing_state(pg.url, created["id"])
     web_log = (stack.tmp / "web.log").read_text(errors="replace")
     print(
         f"\n{down_seconds} s outage: {delivered_at_kill} delivered before the kill, "
