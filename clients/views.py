@@ -14,7 +14,14 @@ from rest_framework.serializers import BaseSerializer
 from clients import importing, selectors, services
 from clients.models import Client
 from clients.serializers import ClientSerializer, ImportRequestSerializer, ImportResultSerializer
-from core.openapi import ERROR_RESPONSES, NOT_FOUND, VALIDATION_ERROR
+from core.idempotency import idempotent
+from core.openapi import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_RESPONSES,
+    NOT_FOUND,
+    VALIDATION_ERROR,
+)
 
 IMPORT_EXAMPLE = OpenApiExample(
     "Two imported, one rejected",
@@ -38,7 +45,13 @@ IMPORT_EXAMPLE = OpenApiExample(
     ),
     create=extend_schema(
         summary="Create a client",
-        responses={201: ClientSerializer, 400: VALIDATION_ERROR, **ERROR_RESPONSES},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: ClientSerializer,
+            400: VALIDATION_ERROR,
+            **ERROR_RESPONSES,
+            **IDEMPOTENCY_RESPONSES,
+        },
     ),
     retrieve=extend_schema(
         summary="Read a client",
@@ -66,6 +79,10 @@ class ClientViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Client]:
         return selectors.client_list()
 
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer: BaseSerializer[Client]) -> None:
         serializer.instance = services.client_create(**serializer.validated_data)
 
@@ -91,7 +108,13 @@ class ClientViewSet(viewsets.ModelViewSet):
             "multipart/form-data": ImportRequestSerializer,
             "application/json": ClientSerializer(many=True),
         },
-        responses={200: ImportResultSerializer, 400: VALIDATION_ERROR, **ERROR_RESPONSES},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            200: ImportResultSerializer,
+            400: VALIDATION_ERROR,
+            **ERROR_RESPONSES,
+            **IDEMPOTENCY_RESPONSES,
+        },
         examples=[IMPORT_EXAMPLE],
     )
     @action(
@@ -103,6 +126,7 @@ class ClientViewSet(viewsets.ModelViewSet):
         filterset_class=None,
         pagination_class=None,
     )
+    @idempotent
     def import_clients(self, request: Request) -> Response:
         rows: Any
         if isinstance(request.data, list):

@@ -69,6 +69,11 @@ def beat_schedule(*, tick_seconds: float) -> dict[str, Any]:
             "schedule": 30.0,  # it sends only once a day; this only asks whether it is time
             "options": {"expires": 60.0},
         },
+        "idempotency-purge": {
+            "task": "core.tasks.idempotency_purge",
+            "schedule": 3600.0,
+            "options": {"expires": 600.0},
+        },
         "scheduler-tick": {
             "task": "delivery.tasks.tick",
             "schedule": tick_seconds,

@@ -1,22 +1,34 @@
-"""Shared pieces of the OpenAPI document: the error shapes every endpoint may answer."""
+"""Shared pieces of the OpenAPI document: the error shapes every endpoint may answer, and
+the hook that documents the answers every ``/api/`` operation can give (SPEC 8.6)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
+import re
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    inline_serializer,
+)
 from rest_framework import serializers
 
 DetailSerializer = inline_serializer("ErrorDetail", {"detail": serializers.CharField()})
-FieldErrorsSerializer = inline_serializer(
-    "FieldErrors",
-    {
-        "field_name": serializers.ListField(
-            child=serializers.CharField(), help_text="Messages for that field."
-        )
+
+# {"field": ["message", …], "nested": {"field": ["message"]}, "non_field_errors": [...]}
+FIELD_ERRORS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Keys are the request's fields (or `non_field_errors`); values are lists of "
+    "messages, or the same shape for a nested object.",
+    "additionalProperties": {
+        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}]
     },
-)
+}
 
 VALIDATION_ERROR = OpenApiResponse(
-    FieldErrorsSerializer,
+    FIELD_ERRORS_SCHEMA,
     description="Bad input: an object whose keys are the fields (or `non_field_errors`) and "
     "whose values are lists of messages.",
     examples=[
@@ -49,3 +61,78 @@ CONFLICT = OpenApiResponse(
 )
 
 ERROR_RESPONSES = {401: UNAUTHORIZED}
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Up to 255 characters. Repeating a request with the same key and body within "
+    "24 hours returns the first answer (with `Idempotent-Replayed: true`) and changes nothing.",
+)
+IDEMPOTENCY_RESPONSES = {
+    409: OpenApiResponse(
+        DetailSerializer, description="The first request with this Idempotency-Key still runs."
+    ),
+    422: OpenApiResponse(
+        DetailSerializer, description="This Idempotency-Key was used with another request."
+    ),
+}
+
+
+# --- every answer, documented -------------------------------------------------------------
+
+DETAIL_REF = {"$ref": "#/components/schemas/ErrorDetail"}
+FIELD_ERRORS_REF = {"$ref": "#/components/schemas/FieldErrors"}
+# Needs no credentials (the token routes answer 401 to bad ones, so they are not here).
+PUBLIC = re.compile(r"^/api/schema/$")
+GENERIC = {
+    "400": ("Bad input: field messages.", FIELD_ERRORS_REF),
+    "401": ("No valid credentials.", DETAIL_REF),
+    "404": ("No such object, or no such page.", DETAIL_REF),
+    "413": ("The body is larger than this route allows.", DETAIL_REF),
+    "415": ("The body is not in a content type this route takes.", DETAIL_REF),
+    "503": ("The database is unavailable for a moment (see Retry-After).", DETAIL_REF),
+}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _answers(path: str, operation: dict[str, Any]) -> list[str]:
+    params = operation.get("parameters", [])
+    codes = ["404", "503"]  # any path: a page past the end, a gone object, a lost database
+    if not PUBLIC.match(path):
+        codes.append("401")
+    if "requestBody" in operation:
+        codes += ["400", "413", "415"]
+    elif any(p.get("in") == "query" for p in params):
+        codes.append("400")
+    return codes
+
+
+def document_every_answer(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: each ``/api/`` operation documents the errors
+    it can answer (all JSON), and its success answer's content type."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["FieldErrors"] = FIELD_ERRORS_SCHEMA
+    schemas.setdefault(
+        "ErrorDetail",
+        {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
+    )
+    for path, operations in result.get("paths", {}).items():
+        if path == "/api/schema/":
+            continue
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code in _answers(path, operation):
+                if code not in responses:
+                    responses[code] = _json(*GENERIC[code])
+            for response in responses.values():
+                for media in response.get("content", {}).values():
+                    if media.get("schema", {}).get("$ref", "").endswith("/FieldErrors"):
+                        media["schema"] = FIELD_ERRORS_REF
+    return result

@@ -10,7 +10,15 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.openapi import CONFLICT, ERROR_RESPONSES, NOT_FOUND, VALIDATION_ERROR
+from core.idempotency import idempotent
+from core.openapi import (
+    CONFLICT,
+    ERROR_RESPONSES,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_RESPONSES,
+    NOT_FOUND,
+    VALIDATION_ERROR,
+)
 from core.pagination import KnownCount, paginate
 from mailings import selectors, services
 from mailings.models import Mailing, Message, MessageStatus
@@ -38,7 +46,13 @@ ACTION_RESPONSES = {200: MailingSerializer, 404: NOT_FOUND, 409: CONFLICT, **ERR
         summary="Create a mailing",
         description="A mailing whose `start_at` is now or earlier starts at once: its "
         "`status` becomes `running` within about a second.",
-        responses={201: MailingSerializer, 400: VALIDATION_ERROR, **ERROR_RESPONSES},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: MailingSerializer,
+            400: VALIDATION_ERROR,
+            **ERROR_RESPONSES,
+            **IDEMPOTENCY_RESPONSES,
+        },
     ),
     retrieve=extend_schema(
         summary="Read a mailing",
@@ -99,6 +113,7 @@ class MailingViewSet(
         )
         return self.get_paginated_response(serializer.data)
 
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
