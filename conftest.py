@@ -12,7 +12,12 @@ from rest_framework_simplejwt.tokens import RefreshToken
 ROOT = Path(__file__).resolve().parent
 # Tests that start real processes (the service's, an identity provider, a browser): `make
 # unit` leaves them out, `make test` runs them too.
-END_TO_END = (ROOT / "e2e", ROOT / "accounts" / "tests" / "test_oidc_flow.py")
+END_TO_END = (
+    ROOT / "e2e",
+    ROOT / "accounts" / "tests" / "test_oidc_flow.py",
+    ROOT / "core" / "tests" / "test_schemathesis.py",
+    ROOT / "core" / "tests" / "test_generated_client.py",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -89,7 +89,8 @@ def json_rows(items: object) -> Iterator[RawRow]:
         raise InvalidInput(
             {
                 "non_field_errors": [
-                    "Send a CSV file in the field 'file' or a JSON array of clients."
+                    "Send a CSV file in the field 'file', or JSON: an array of clients or "
+                    '{"clients": [...]}.'
                 ]
             }
         )

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema_serializer, inline_serializer
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema_field,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
@@ -10,6 +16,7 @@ from clients import validation
 from clients.models import Client
 
 
+@extend_schema_field({"type": "string", "pattern": validation.PHONE_INPUT_PATTERN, "maxLength": 32})
 class PhoneField(serializers.CharField):
     """Accepts ``+7 (900) 123-45-67``, ``79001234567`` or the number; stores 11 digits."""
 
@@ -18,6 +25,13 @@ class PhoneField(serializers.CharField):
             return validation.clean_phone(data)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from exc
+
+
+@extend_schema_field(
+    {"type": "string", "enum": sorted(validation.known_timezones() - {"localtime", "Factory"})}
+)
+class TimezoneField(serializers.CharField):
+    """An IANA time zone name (the document lists them)."""
 
 
 def _cleaned(clean: Any) -> Any:
@@ -69,7 +83,10 @@ class ClientSerializer(serializers.ModelSerializer):
         required=False,
         allow_blank=True,
         allow_null=True,
-        validators=[_cleaned(validation.clean_operator_code)],
+        validators=[
+            RegexValidator(r"^[0-9]{3}$", "Enter exactly 3 digits (0-9), e.g. 900."),
+            _cleaned(validation.clean_operator_code),
+        ],
         help_text="3 digits; derived from phone digits 2-4 when omitted or empty.",
     )
     tag = serializers.CharField(
@@ -80,7 +97,7 @@ class ClientSerializer(serializers.ModelSerializer):
         default="",
         help_text="Free label, matched exactly by mailing filters.",
     )
-    timezone = serializers.CharField(
+    timezone = TimezoneField(
         required=False,
         default=validation.DEFAULT_TIMEZONE,
         validators=[_cleaned(validation.clean_timezone)],
@@ -134,3 +151,7 @@ class ImportRequestSerializer(serializers.Serializer):
     file = serializers.FileField(
         help_text="CSV with the header phone,operator_code,tag,timezone (UTF-8)."
     )
+
+
+class ImportJsonSerializer(serializers.Serializer):
+    clients = ClientSerializer(many=True, help_text="The clients, as in POST /api/clients/.")

@@ -16,6 +16,9 @@ PHONE_RE = re.compile(r"7[0-9]{10}")
 # A leading "+" and these separators are formatting; anything else is an error.
 _PHONE_NOISE = re.compile(r"[\s\-()]")
 OPERATOR_CODE_RE = re.compile(r"[0-9]{3}")
+# What the API accepts as a phone, for the OpenAPI document: 7 and ten digits, with an
+# optional leading + and spaces, dashes or parentheses anywhere (JSON Schema's dialect).
+PHONE_INPUT_PATTERN = r"^\+?[ ()-]*7([ ()-]*[0-9]){10}[ ()-]*$"
 TAG_MAX_LENGTH = 64
 DEFAULT_TIMEZONE = "UTC"
 

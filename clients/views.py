@@ -13,7 +13,12 @@ from rest_framework.serializers import BaseSerializer
 
 from clients import importing, selectors, services
 from clients.models import Client
-from clients.serializers import ClientSerializer, ImportRequestSerializer, ImportResultSerializer
+from clients.serializers import (
+    ClientSerializer,
+    ImportJsonSerializer,
+    ImportRequestSerializer,
+    ImportResultSerializer,
+)
 from core.idempotency import idempotent
 from core.openapi import (
     ERROR_RESPONSES,
@@ -98,7 +103,9 @@ class ClientViewSet(viewsets.ModelViewSet):
         summary="Import clients in bulk",
         description=(
             "Send a CSV file in the multipart field `file` (header "
-            "`phone,operator_code,tag,timezone`, UTF-8), or a JSON array of client objects. "
+            '`phone,operator_code,tag,timezone`, UTF-8), or JSON: `{"clients": [...]}` '
+            "(a bare array of client objects is taken too; it is not declared here because "
+            "generated clients cannot send one beside the multipart form). "
             "Existing phones are updated: an empty cell keeps the current value for an "
             "existing client and takes the default for a new one. Valid rows are saved, "
             "each rejected row is reported with its line and reason. A file that cannot be "
@@ -106,7 +113,7 @@ class ClientViewSet(viewsets.ModelViewSet):
         ),
         request={
             "multipart/form-data": ImportRequestSerializer,
-            "application/json": ClientSerializer(many=True),
+            "application/json": ImportJsonSerializer,
         },
         parameters=[IDEMPOTENCY_KEY],
         responses={
@@ -129,12 +136,15 @@ class ClientViewSet(viewsets.ModelViewSet):
     @idempotent
     def import_clients(self, request: Request) -> Response:
         rows: Any
-        if isinstance(request.data, list):
-            rows = importing.json_rows(request.data)
+        data = request.data
+        if isinstance(data, list):
+            rows = importing.json_rows(data)
         elif "file" in request.FILES:
             rows = importing.csv_rows(request.FILES["file"].file)
+        elif isinstance(data, dict) and set(data) == {"clients"}:
+            rows = importing.json_rows(data["clients"])
         else:
-            rows = importing.json_rows(request.data)
+            rows = importing.json_rows(data)
         result = importing.clients_import(rows=rows)
         payload = {
             "created": result.created,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -64,7 +63,7 @@ ERROR_RESPONSES = {401: UNAUTHORIZED}
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
     OpenApiParameter.HEADER,
     required=False,
     description="Up to 255 characters. Repeating a request with the same key and body within "
@@ -86,8 +85,10 @@ DETAIL_REF = {"$ref": "#/components/schemas/ErrorDetail"}
 FIELD_ERRORS_REF = {"$ref": "#/components/schemas/FieldErrors"}
 # Needs no credentials (the token routes answer 401 to bad ones, so they are not here).
 PUBLIC = re.compile(r"^/api/schema/$")
+BAD_REQUEST_SCHEMA = {"anyOf": [FIELD_ERRORS_REF, DETAIL_REF]}
 GENERIC = {
-    "400": ("Bad input: field messages.", FIELD_ERRORS_REF),
+    "400": ("Bad input: field messages, or a body that is not JSON.", BAD_REQUEST_SCHEMA),
+    "405": ("This route does not take that method (see Allow).", DETAIL_REF),
     "401": ("No valid credentials.", DETAIL_REF),
     "404": ("No such object, or no such page.", DETAIL_REF),
     "413": ("The body is larger than this route allows.", DETAIL_REF),
@@ -96,13 +97,14 @@ GENERIC = {
 }
 
 
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def _json(description: str, schema: Any) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _answers(path: str, operation: dict[str, Any]) -> list[str]:
     params = operation.get("parameters", [])
-    codes = ["404", "503"]  # any path: a page past the end, a gone object, a lost database
+    # Any path: a page past the end or a gone object, another route's method, a lost database.
+    codes = ["404", "405", "503"]
     if not PUBLIC.match(path):
         codes.append("401")
     if "requestBody" in operation:
@@ -110,6 +112,19 @@ def _answers(path: str, operation: dict[str, Any]) -> list[str]:
     elif any(p.get("in") == "query" for p in params):
         codes.append("400")
     return codes
+
+
+def enum_member_names(values: list[str]) -> list[str]:
+    """Names for a generated client's enum members that stay apart ("GMT+0", "GMT-0" and
+    "GMT0" would all read GMT0 in openapi-python-client)."""
+    names: list[str] = []
+    for value in values:
+        name = re.sub(r"\+(?=\d)", "PLUS", re.sub(r"-(?=\d)", "MINUS", value))
+        name = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_").upper() or "EMPTY"
+        if not name[0].isalpha():
+            name = f"V_{name}"
+        names.append(name if name not in names else f"{name}_{len(names)}")
+    return names
 
 
 def document_every_answer(
@@ -123,6 +138,10 @@ def document_every_answer(
         "ErrorDetail",
         {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
     )
+    for component in schemas.values():
+        values = component.get("enum")
+        if values and all(isinstance(v, str) for v in values):
+            component.setdefault("x-enum-varnames", enum_member_names(values))
     for path, operations in result.get("paths", {}).items():
         if path == "/api/schema/":
             continue
@@ -131,8 +150,8 @@ def document_every_answer(
             for code in _answers(path, operation):
                 if code not in responses:
                     responses[code] = _json(*GENERIC[code])
-            for response in responses.values():
+            for code, response in responses.items():
                 for media in response.get("content", {}).values():
-                    if media.get("schema", {}).get("$ref", "").endswith("/FieldErrors"):
-                        media["schema"] = FIELD_ERRORS_REF
+                    if code == "400":
+                        media["schema"] = BAD_REQUEST_SCHEMA
     return result

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db.models import Model, QuerySet
 from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
 
 if TYPE_CHECKING:  # DRF imports this module while it builds GenericAPIView
     from rest_framework.generics import GenericAPIView
@@ -12,10 +13,29 @@ _M = TypeVar("_M", bound=Model)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
-    """``?page=`` and ``?page_size=`` (at most 1000); answers count, next, previous, results."""
+    """``?page=`` and ``?page_size=`` (1 to 1000; anything else is a 400); answers count,
+    next, previous, results."""
 
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_size(self, request: Any) -> int | None:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
+            message = f"Send a whole number from 1 to {self.max_page_size}."
+            raise ValidationError({self.page_size_query_param: [message]})
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": 1000}
+        return parameters
 
 
 def paginate(view: GenericAPIView, queryset: QuerySet[_M] | KnownCount) -> list[_M]:

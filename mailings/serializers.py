@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import time
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -10,10 +11,23 @@ from clients import validation
 from mailings.models import Mailing, Message, MessageStatus
 
 WINDOW_FORMAT = "%H:%M"
+WINDOW_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+@extend_schema_field({"type": "string", "pattern": WINDOW_PATTERN, "example": "09:00"})
+class WindowTimeField(serializers.TimeField):
+    """``HH:MM``."""
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": r"^([0-9]{3})?$", "nullable": True, "example": "900"}
+)
+class FilterCodeField(serializers.CharField):
+    """Three digits, or empty or null for any."""
 
 
 class MailingFilterSerializer(serializers.Serializer):
-    operator_code = serializers.CharField(
+    operator_code = FilterCodeField(
         required=False, allow_null=True, allow_blank=True, help_text="3 digits, or null: any."
     )
     tag = serializers.CharField(
@@ -40,13 +54,13 @@ BOTH_ENDS = "Give both ends of the window (start and end), or null for no window
 
 
 class SendWindowSerializer(serializers.Serializer):
-    start = serializers.TimeField(
+    start = WindowTimeField(
         format=WINDOW_FORMAT,
         input_formats=[WINDOW_FORMAT],
         help_text="HH:MM, inclusive.",
         error_messages={"required": BOTH_ENDS},
     )
-    end = serializers.TimeField(
+    end = WindowTimeField(
         format=WINDOW_FORMAT,
         input_formats=[WINDOW_FORMAT],
         help_text="HH:MM, exclusive.",
@@ -143,7 +157,11 @@ class StatusCountsSerializer(serializers.Serializer):
     ]
 )
 class MailingSerializer(serializers.ModelSerializer):
-    text = serializers.CharField(allow_blank=False, help_text="The message text; not empty.")
+    text = serializers.CharField(
+        allow_blank=False,
+        validators=[RegexValidator(r"\S", "The text must not be only spaces.")],
+        help_text="The message text; not empty.",
+    )
     start_at = serializers.DateTimeField(
         help_text="ISO 8601; without an offset it is UTC. Now or earlier starts at once."
     )

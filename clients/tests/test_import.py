@@ -138,3 +138,13 @@ def test_import_of_many_rows_counts_them_all(api: APIClient) -> None:
     assert response.data["updated"] == 1
     assert Client.objects.count() == 20_000
     assert Client.objects.get(phone="79000000005").tag == "t2"
+
+
+def test_json_import_takes_an_object_with_the_clients_too(api: Any) -> None:
+    body = {"clients": [{"phone": "79001112233"}, {"phone": "8900"}]}
+
+    answer = api.post("/api/clients/import/", body, format="json")
+
+    assert answer.status_code == 200
+    assert answer.json()["created"] == 1
+    assert [row["line"] for row in answer.json()["rejected"]] == [2]
