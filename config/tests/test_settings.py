@@ -41,7 +41,16 @@ def test_no_runtime_artefact_is_tracked_by_git() -> None:
     runtime = [
         path
         for path in tracked
-        if path.startswith(("control/", ".data/", "staticfiles/", "test-artifacts/"))
+        if path.startswith(
+            (
+                "control/",
+                ".data/",
+                "staticfiles/",
+                "test-artifacts/",
+                ".schemathesis/",
+                ".hypothesis/",
+            )
+        )
         or path.endswith((".sqlite3", ".pyc", ".msg", ".exchange", "celerybeat-schedule"))
     ]
     assert runtime == []
