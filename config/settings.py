@@ -234,6 +234,12 @@ DISPATCH_TASK_SECONDS = env.float("DISPATCH_TASK_SECONDS", default=20.0)
 # A dispatcher with nothing due for this long hands its slot back (the tick starts another).
 DISPATCH_IDLE_SECONDS = env.float("DISPATCH_IDLE_SECONDS", default=2.0)
 DISPATCH_LEASE_SECONDS = env.float("DISPATCH_LEASE_SECONDS", default=GATEWAY_TIMEOUT_SECONDS + 20.0)
+# A mailing pauses itself when this share of its first outcomes failed (SPEC 8.5).
+AUTO_PAUSE_FAILED_RATIO = env.float("AUTO_PAUSE_FAILED_RATIO", default=0.5)
+AUTO_PAUSE_MIN_OUTCOMES = env.int("AUTO_PAUSE_MIN_OUTCOMES", default=100)
+# Segments per second over all workers together (0: no limit), and the burst above it.
+GATEWAY_RATE = env.float("GATEWAY_RATE", default=0.0)
+GATEWAY_BURST = env.float("GATEWAY_BURST", default=0.0) or GATEWAY_RATE
 # After the scheduler was gone (a database outage), leases lapse only once it has ticked this
 # long again: time for a dispatcher that lived through the outage to renew its own.
 RECOVERY_GRACE_SECONDS = env.float("RECOVERY_GRACE_SECONDS", default=15.0)

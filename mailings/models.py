@@ -10,8 +10,19 @@ from django.utils import timezone
 class MailingStatus(models.TextChoices):
     SCHEDULED = "scheduled"
     RUNNING = "running"
+    PAUSED = "paused"  # by an operator, or by itself on mostly failed outcomes
     FINISHED = "finished"
     CANCELLED = "cancelled"
+
+
+class Priority(models.TextChoices):
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+# Messages carry their mailing's priority as a number, so that the claim's index orders them.
+PRIORITY_RANK = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}
 
 
 class MessageStatus(models.TextChoices):
@@ -60,6 +71,13 @@ class Mailing(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The launch creates the messages in chunks of clients in id order (mailings/lifecycle):
     # the last client id done, when the last chunk was written, and when it was complete.
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    # Segments per second for this mailing alone (null: only GATEWAY_RATE limits it).
+    max_rate = models.FloatField(null=True, blank=True)
+    # Why it is paused: "operator", or the automatic reason with its counts.
+    paused_reason = models.CharField(max_length=500, blank=True, default="")
+    # Whether the early outcomes were weighed for an automatic pause (once per mailing).
+    auto_pause_checked = models.BooleanField(default=False, editable=False)
     launch_cursor = models.BigIntegerField(default=0, editable=False)
     launch_progress_at = models.DateTimeField(null=True, blank=True, editable=False)
     launched_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -126,6 +144,7 @@ class Message(models.Model):
         max_length=16, choices=MessageStatus.choices, default=MessageStatus.PENDING
     )
     attempts = models.PositiveIntegerField(default=0)
+    priority = models.PositiveSmallIntegerField(default=1, help_text="0 high, 1 normal, 2 low")
     # When a pending message is next due (first try, retry backoff or window opening).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # While sending: which dispatcher holds the message, and when its claim lapses (then the
@@ -150,6 +169,10 @@ class Message(models.Model):
             models.Index(fields=["mailing", "status", "client"], name="message_mailing_status"),
             # Also serves the scheduler's search for lapsed leases among the few sending ones.
             models.Index(fields=["status", "next_attempt_at"], name="message_status_due"),
+            # The claim: due messages, higher priority first.
+            models.Index(
+                fields=["status", "priority", "next_attempt_at"], name="message_priority_due"
+            ),
         ]
 
     def __str__(self) -> str:

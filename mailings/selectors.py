@@ -62,9 +62,11 @@ def mailings_launching(*, before: datetime) -> list[int]:
 
 
 def mailings_past_end(*, now: datetime | None = None) -> list[int]:
-    """Running mailings whose end time has come."""
+    """Running or paused mailings whose end time has come."""
     now = now or timezone.now()
-    running = Mailing.objects.filter(status=MailingStatus.RUNNING, end_at__lte=now)
+    running = Mailing.objects.filter(
+        status__in=[MailingStatus.RUNNING, MailingStatus.PAUSED], end_at__lte=now
+    )
     return list(running.values_list("id", flat=True))
 
 

@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 
 from clients import validation
-from mailings.models import Mailing, Message, MessageStatus
+from mailings.models import Mailing, Message, MessageStatus, Priority
 
 WINDOW_FORMAT = "%H:%M"
 WINDOW_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -173,6 +173,19 @@ class MailingSerializer(serializers.ModelSerializer):
         help_text="Daily window in each client's local time (start inclusive, end exclusive; "
         "may cross midnight), or null for any time."
     )
+    priority = serializers.ChoiceField(
+        choices=Priority.choices,
+        default=Priority.NORMAL,
+        help_text="Due messages of a higher priority are claimed first.",
+    )
+    max_rate = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0.1,
+        max_value=100_000,
+        help_text="Segments per second for this mailing alone; null: only GATEWAY_RATE.",
+    )
+    paused_reason = serializers.SerializerMethodField()
     messages = serializers.SerializerMethodField()
 
     class Meta:
@@ -184,13 +197,21 @@ class MailingSerializer(serializers.ModelSerializer):
             "end_at",
             "filter",
             "send_window",
+            "priority",
+            "max_rate",
             "status",
+            "paused_reason",
             "created_at",
             "started_at",
             "finished_at",
             "messages",
         ]
         read_only_fields = ["id", "status", "created_at", "started_at", "finished_at"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_paused_reason(self, mailing: Mailing) -> str | None:
+        """null, "operator", or the automatic reason with its counts and commonest error."""
+        return mailing.paused_reason or None
 
     @extend_schema_field(StatusCountsSerializer)
     def get_messages(self, mailing: Mailing) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import current_app, shared_task
 
-from mailings import services
+from mailings import selectors, services
 
 # The dispatcher lives in ``delivery``, the layer above; a launch wakes it by its task name
 # (a message on the queue), so this app does not import delivery. delivery/tasks.py
@@ -14,6 +14,9 @@ DISPATCH_TASK = "delivery.tasks.dispatch"
 
 @shared_task(name="mailings.tasks.mailing_launch", ignore_result=True)
 def mailing_launch(mailing_id: int) -> None:
-    """Launch a due mailing, then start a dispatcher without waiting for the next tick."""
-    if services.mailing_launch(mailing_id=mailing_id):
+    """Launch a due mailing (or go on with a launch a pause interrupted), then start a
+    dispatcher without waiting for the next tick."""
+    launched = services.mailing_launch(mailing_id=mailing_id)
+    resumed = launched or services.mailing_populate(mailing_id=mailing_id) > 0
+    if resumed or selectors.due_work_exists():
         current_app.send_task(DISPATCH_TASK)

@@ -143,6 +143,30 @@ class MailingViewSet(
         return self._mailing_response(services.mailing_start_now(mailing=self.get_object()))
 
     @extend_schema(
+        summary="Pause a mailing",
+        description="A scheduled or running mailing becomes `paused`: no request of it starts "
+        "after this answer (one already in flight records its real outcome); its messages "
+        "wait. Idempotent; 409 when finished or cancelled. A paused mailing still ends at "
+        "`end_at`.",
+        request=None,
+        responses=ACTION_RESPONSES,
+    )
+    @action(detail=True, methods=["post"])
+    def pause_mailing(self, request: Request, pk: str | None = None) -> Response:
+        return self._mailing_response(services.mailing_pause(mailing=self.get_object()))
+
+    @extend_schema(
+        summary="Resume a paused mailing",
+        description="It runs again (or is scheduled, while its start is ahead); exactly the "
+        "messages still pending continue. 409 unless paused.",
+        request=None,
+        responses=ACTION_RESPONSES,
+    )
+    @action(detail=True, methods=["post"])
+    def resume_mailing(self, request: Request, pk: str | None = None) -> Response:
+        return self._mailing_response(services.mailing_resume(mailing=self.get_object()))
+
+    @extend_schema(
         summary="Cancel a mailing",
         description="Undelivered messages become `cancelled` and no request starts "
         "afterwards; a request already in flight records its real outcome. Idempotent; a "

@@ -27,6 +27,7 @@ from mailings.messages.lifecycle import (
     messages_create,
     messages_detach_deleted_clients,
     messages_expire,
+    messages_reprioritize,
     messages_retry_failed,
     messages_schedule_window,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "messages_record_outcomes",
     "messages_recover_lapsed",
     "messages_renew_leases",
+    "messages_reprioritize",
     "messages_retry_failed",
     "messages_schedule_window",
 ]

@@ -58,10 +58,11 @@ def messages_claim(
     PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` lets concurrent dispatchers take
     disjoint batches without waiting. SQLite: the transaction takes the database's write
     lock up front (``transaction_mode=IMMEDIATE``), so claims are serialized instead.
-    What is due is ``selectors.messages_due`` (mailing running, before its end): the claim is
-    the last database check before the requests start, so a cancel or delete that committed
-    first always wins. A claimed message whose client no longer exists (deleted while a
-    launch was creating its message) is cancelled instead of sent.
+    Higher priority first, then the longest due. What is due is ``selectors.messages_due``
+    (mailing running, before its end): the claim is the last database check before the
+    requests start, so a cancel, pause or delete that committed first always wins. A
+    claimed message whose client no longer exists (deleted while a launch was creating its
+    message) is cancelled instead of sent.
     """
     now = now or timezone.now()
     lease_until = now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
@@ -69,7 +70,7 @@ def messages_claim(
         ids = list(
             selectors.messages_due(now=now)
             .select_for_update(skip_locked=True, of=("self",))
-            .order_by("next_attempt_at")
+            .order_by("priority", "next_attempt_at")
             .values_list("id", flat=True)[:limit]
         )
         if not ids:

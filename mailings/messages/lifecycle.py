@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from mailings.models import Mailing, Message, MessageStatus
+from mailings.models import PRIORITY_RANK, Mailing, Message, MessageStatus, Priority
 from mailings.window import next_opening
 
 if TYPE_CHECKING:
@@ -57,11 +57,12 @@ def messages_create(
         due = None if mailing.has_send_window else stamp
         cursor.execute(
             f"INSERT INTO {message_table} "  # noqa: S608 -- table names come from models
-            "(mailing_id, client_id, phone, status, attempts, next_attempt_at, created_at, "
-            f"last_error) SELECT %s, c.id, c.phone, 'pending', 0, %s, %s, '' FROM {client_table} c "
+            "(mailing_id, client_id, phone, status, attempts, priority, next_attempt_at, "
+            "created_at, last_error) "
+            f"SELECT %s, c.id, c.phone, 'pending', 0, %s, %s, %s, '' FROM {client_table} c "
             f"WHERE {where} AND c.id <= %s "
             "ON CONFLICT (mailing_id, client_id) DO NOTHING",
-            [mailing.pk, due, stamp, *params, last],
+            [mailing.pk, PRIORITY_RANK[Priority(mailing.priority)], due, stamp, *params, last],
         )
         return max(cursor.rowcount, 0), int(last)
 
@@ -109,6 +110,13 @@ def messages_cancel(*, mailing_id: int, reason: str) -> int:
     return Message.objects.filter(mailing_id=mailing_id, status=MessageStatus.PENDING).update(
         status=MessageStatus.CANCELLED, next_attempt_at=None, last_error=reason
     )
+
+
+def messages_reprioritize(*, mailing: Mailing) -> int:
+    """A mailing's priority changed: its messages not yet sent follow it."""
+    return Message.objects.filter(
+        mailing_id=mailing.pk, status__in=[MessageStatus.PENDING, MessageStatus.SENDING]
+    ).update(priority=PRIORITY_RANK[Priority(mailing.priority)])
 
 
 def messages_retry_failed(*, mailing_id: int, now: datetime) -> int:

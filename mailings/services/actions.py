@@ -17,6 +17,7 @@ from django.utils import timezone
 from core.exceptions import Conflict, InvalidInput
 from mailings.messages import (
     messages_cancel,
+    messages_reprioritize,
     messages_retry_failed,
     messages_schedule_window,
 )
@@ -26,15 +27,18 @@ from mailings.models import (
     Message,
     MessageCount,
     MessageCountDelta,
+    Priority,
 )
 
 logger = logging.getLogger(__name__)
 
 # What a running mailing may still change: it applies to messages not yet sent.
-RUNNING_EDITABLE = frozenset({"end_at", "text", "send_window_start", "send_window_end"})
+RUNNING_EDITABLE = frozenset(
+    {"end_at", "text", "send_window_start", "send_window_end", "priority", "max_rate"}
+)
 
 
-def _enqueue_launch(mailing_id: int) -> None:
+def enqueue_launch(mailing_id: int) -> None:
     """Ask a worker to launch now. Best effort: the scheduler tick launches due mailings
     anyway, so a broker hiccup delays a launch by a second instead of failing the request."""
     from mailings.tasks import mailing_launch
@@ -69,6 +73,8 @@ def mailing_create(
     filter_tag: str = "",
     send_window_start: time | None = None,
     send_window_end: time | None = None,
+    priority: str = Priority.NORMAL,
+    max_rate: float | None = None,
 ) -> Mailing:
     """Create a mailing; one whose start time has come is launched right after commit."""
     now = timezone.now()
@@ -81,10 +87,12 @@ def mailing_create(
         filter_tag=filter_tag,
         send_window_start=send_window_start,
         send_window_end=send_window_end,
+        priority=priority,
+        max_rate=max_rate,
     )
     logger.info("mailing created", extra={"mailing_id": mailing.pk})
     if start_at <= now:
-        transaction.on_commit(lambda: _enqueue_launch(mailing.pk))
+        transaction.on_commit(lambda: enqueue_launch(mailing.pk))
     return mailing
 
 
@@ -102,12 +110,12 @@ def mailing_changes_allowed(
         return changed
     if mailing.status in (MailingStatus.FINISHED, MailingStatus.CANCELLED):
         raise Conflict(f"Mailing {mailing.pk} is {mailing.status}; it cannot change.")
-    if mailing.status == MailingStatus.RUNNING:
+    if mailing.status in (MailingStatus.RUNNING, MailingStatus.PAUSED):
         frozen = sorted(set(changed) - RUNNING_EDITABLE)
         if frozen:
             names = ", ".join("filter" if f.startswith("filter_") else f for f in frozen)
             raise Conflict(
-                f"Mailing {mailing.pk} is running; only end_at, text and send_window "
+                f"Mailing {mailing.pk} is {mailing.status}; only end_at, text and send_window "
                 f"can change (not {names})."
             )
     if {"start_at", "end_at"} & set(changed):
@@ -132,11 +140,13 @@ def mailing_update(*, mailing: Mailing, changes: dict[str, Any]) -> Mailing:
             setattr(current, name, value)
         current.save(update_fields=list(changed))
         window_changed = {"send_window_start", "send_window_end"} & set(changed)
-        if current.status == MailingStatus.RUNNING and window_changed:
+        if current.status in (MailingStatus.RUNNING, MailingStatus.PAUSED) and window_changed:
             messages_schedule_window(mailing=current, now=now)
+        if "priority" in changed:
+            messages_reprioritize(mailing=current)
         logger.info("mailing updated", extra={"mailing_id": current.pk, "fields": sorted(changed)})
         if current.status == MailingStatus.SCHEDULED and current.start_at <= now:
-            transaction.on_commit(lambda: _enqueue_launch(current.pk))
+            transaction.on_commit(lambda: enqueue_launch(current.pk))
     return current
 
 
@@ -155,7 +165,7 @@ def mailing_start_now(*, mailing: Mailing) -> Mailing:
             current.start_at = now
             current.save(update_fields=["start_at"])
         logger.info("mailing start requested", extra={"mailing_id": current.pk})
-        transaction.on_commit(lambda: _enqueue_launch(current.pk))
+        transaction.on_commit(lambda: enqueue_launch(current.pk))
     return current
 
 

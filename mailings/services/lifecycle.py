@@ -113,7 +113,10 @@ def mailings_finish_ended(*, leases_may_lapse: bool = True) -> list[int]:
     for mailing_id in selectors.mailings_past_end(now=now):
         with transaction.atomic():
             mailing = Mailing.objects.select_for_update().filter(pk=mailing_id).first()
-            if mailing is None or mailing.status != MailingStatus.RUNNING:
+            if mailing is None or mailing.status not in (
+                MailingStatus.RUNNING,
+                MailingStatus.PAUSED,
+            ):
                 continue
             if mailing.launched_at is None:
                 mailing.launched_at = now

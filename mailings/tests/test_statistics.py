@@ -34,7 +34,7 @@ def test_overall_statistics_count_every_status(api: APIClient, known_data: dict[
     assert list(body) == ["mailings", "messages", "count", "next", "previous", "results"]
     assert body["mailings"] == {
         "total": 3,
-        "by_status": {"scheduled": 1, "running": 1, "finished": 1, "cancelled": 0},
+        "by_status": {"scheduled": 1, "running": 1, "paused": 0, "finished": 1, "cancelled": 0},
     }
     assert body["messages"] == {
         "total": 11,

@@ -77,7 +77,7 @@ def test_creating_a_due_mailing_enqueues_its_launch_on_commit(
     api: APIClient, on_commit: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     launched: list[int] = []
-    monkeypatch.setattr(services.actions, "_enqueue_launch", launched.append)
+    monkeypatch.setattr(services.actions, "enqueue_launch", launched.append)
 
     with on_commit(execute=True):
         due = api.post(URL, payload(start_at=iso(-timedelta(seconds=1))), format="json")
@@ -244,7 +244,7 @@ def test_start_mailing_moves_start_to_now_and_launches(
     ClientFactory.create()
     mailing = MailingFactory.create()
     monkeypatch.setattr(
-        services.actions, "_enqueue_launch", lambda pk: services.mailing_launch(mailing_id=pk)
+        services.actions, "enqueue_launch", lambda pk: services.mailing_launch(mailing_id=pk)
     )
 
     with on_commit(execute=True):
