@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,10 +15,12 @@ from core.logging import mask_phone
 from delivery import metrics
 from delivery.policy import Decision, Kind, RetryPolicy, decide
 from gateway.client import GatewayClient, GatewayError, Result
-from mailings.messages import ClaimedMessage
+from mailings.messages import ClaimedMessage, MessageOutcome
 from mailings.window import is_open_at, next_opening
 
 logger = logging.getLogger("delivery.dispatcher")
+
+Done = tuple[ClaimedMessage, Decision]
 
 
 def too_late(message: ClaimedMessage, *, end_guard: timedelta) -> Decision | None:
@@ -103,3 +106,23 @@ async def attempt(
         },
     )
     return decision, result
+
+
+@dataclass
+class Report:
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, kind: Kind) -> None:
+        self.outcomes[kind.value] = self.outcomes.get(kind.value, 0) + 1
+
+
+def outcome_of(done: Done) -> MessageOutcome:
+    message, decision = done
+    return MessageOutcome(
+        message_id=message.id,
+        status=decision.kind.status,
+        attempts=decision.attempts,
+        next_attempt_at=decision.next_attempt_at,
+        error=decision.error,
+    )

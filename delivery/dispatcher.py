@@ -3,28 +3,23 @@
 One dispatcher runs inside one ``delivery.tasks.dispatch`` task, holding one of the
 ``DISPATCH_SLOTS`` slots, for at most ``DISPATCH_TASK_SECONDS``:
 
-1. Take a permit from the shared breaker (``breaker.permit_take``): send freely, one
-   probe, or nothing.
-2. Claim as many due messages as there is room in flight (``DISPATCH_MAX_IN_FLIGHT``).
-   The claim is the last database check before the requests: mailing running, before its
-   end. Then, per message, in memory (``attempt.precheck``): the end time has not come and
-   the client's local time is inside the send window (otherwise the message is deferred to
-   the next opening).
-3. Send each one as its own asyncio task over one aiohttp session. No database
-   transaction is open while requests are in flight: the database runs in two helper
-   threads (claims; writes), and the event loop only waits for the claims.
+1. Take a permit from the shared breaker (``breaker.permit_take``): all, one probe, none.
+2. Claim due messages as room allows (``DISPATCH_MAX_IN_FLIGHT``, or two seconds of the
+   rate): the last database check (mailing running, before its end). Then, in memory
+   (``attempt.precheck``): the end time, and the client's send window (else deferred).
+3. Once the rate limit allows its segments (``pacing.Pacer``), send each one as its own
+   asyncio task over one aiohttp session. No transaction is open while requests are in
+   flight: the database runs in two helper threads (claims; writes).
 4. As requests finish, the retry policy decides each message's next state; the outcomes
    are written in bulk every ``FLUSH_SECONDS`` or ``FLUSH_SIZE`` outcomes, in the
    background, then the breaker's tally is recorded. The tally stops new claims at once on
    a run of transient failures or a credentials error.
 5. Stop claiming when the time budget ends, the permit is withdrawn, or no work has been
    due for ``DISPATCH_IDLE_SECONDS``; wait for the requests in flight, write their
-   outcomes, release the slot.
-6. When the database is gone: stop claiming, keep every outcome of the requests already
-   made (and the breaker's tally) in memory, retry the write every ``RETRY_SECONDS``, and
-   renew the slot and the messages' leases as soon as it is back. The dispatcher does not
-   end while it holds outcomes it could not write (for at most ``HOLD_SECONDS``), so what it
-   sent is recorded once and never handed to another dispatcher.
+   outcomes, release the slot. A mailing whose early outcomes mostly failed pauses itself.
+6. Without the database: stop claiming, keep the outcomes and the tally in memory, retry
+   every ``RETRY_SECONDS``, renew the leases once it is back; never end holding unwritten
+   outcomes (for at most ``HOLD_SECONDS``): what was sent is recorded once.
 """
 
 from __future__ import annotations
@@ -35,7 +30,6 @@ import logging
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -43,16 +37,17 @@ from django.conf import settings
 
 from core.database import OutageLog
 from delivery import breaker, metrics, services
-from delivery.attempt import attempt, precheck
+from delivery.attempt import Done, Report, attempt, outcome_of, precheck
 from delivery.dbthreads import DatabaseDown, DatabaseThreads
-from delivery.policy import Decision, Kind, RetryPolicy
+from delivery.pacing import Pacer
+from delivery.policy import Decision, RetryPolicy
 from gateway.client import GatewayClient, Result
 from mailings.messages import (
     ClaimedMessage,
-    MessageOutcome,
     messages_claim,
     messages_record_outcomes,
 )
+from mailings.services import mailings_auto_pause
 
 logger = logging.getLogger(__name__)
 
@@ -62,29 +57,6 @@ POLL_SECONDS = 0.05
 SLOT_RENEW_SECONDS = 5.0
 RETRY_SECONDS = 1.0  # while the database is gone
 HOLD_SECONDS = 900.0  # the longest a dispatcher waits for the database to write what it holds
-
-
-Done = tuple[ClaimedMessage, Decision]
-
-
-@dataclass
-class Report:
-    claimed: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
-
-    def count(self, kind: Kind) -> None:
-        self.outcomes[kind.value] = self.outcomes.get(kind.value, 0) + 1
-
-
-def _outcome(done: Done) -> MessageOutcome:
-    message, decision = done
-    return MessageOutcome(
-        message_id=message.id,
-        status=decision.kind.status,
-        attempts=decision.attempts,
-        next_attempt_at=decision.next_attempt_at,
-        error=decision.error,
-    )
 
 
 class Dispatcher:
@@ -109,6 +81,9 @@ class Dispatcher:
         self._done: list[Done] = []
         self._flushing: asyncio.Task[None] | None = None
         self.db = DatabaseThreads()
+        self.pacer = Pacer(self.db)
+        self._rate_limited = False
+        self._failed_unweighed = False  # a permanent failure not yet weighed for auto-pause
         self.outage = OutageLog("dispatcher")
         self._write_after = 0.0  # monotonic time before which no write is retried
         self._renew_due = False  # renew the leases as soon as the database is back
@@ -122,12 +97,14 @@ class Dispatcher:
         tally = self.tally.take()
         try:
             if done:
-                outcomes = [_outcome(item) for item in done]
+                outcomes = [outcome_of(item) for item in done]
                 await self.db.write(messages_record_outcomes, token=self.token, outcomes=outcomes)
                 for _, decision in done:
                     self.report.count(decision.kind)
                     metrics.MESSAGES.labels(decision.kind.value).inc()
+                mailing_ids = {message.mailing_id for message, _ in done}
                 done = []
+                await self.db.write(mailings_auto_pause, mailing_ids=mailing_ids)
             if tally.has_news:
                 await self.db.write(breaker.record, tally=tally)
         except DatabaseDown as exc:
@@ -152,6 +129,9 @@ class Dispatcher:
 
     async def _claim(self, gateway: GatewayClient, room: int) -> tuple[int, bool]:
         """Claim and start up to ``room`` messages; returns (claimed, may claim again)."""
+        if self._failed_unweighed:  # weigh the failures (auto-pause) before claiming more
+            self._failed_unweighed = False
+            await self._flush_all()
         try:
             permit = await self.db.claim(breaker.permit_take)
             if permit is breaker.Permit.WAIT:
@@ -166,13 +146,24 @@ class Dispatcher:
             early = precheck(message, end_guard=self.end_guard)
             if early is not None:
                 self._done.append((message, early))
-                continue
+            else:
+                self.pacer.add([message])
+        await self._start_ready(gateway)
+        return len(batch), permit is breaker.Permit.SEND
+
+    async def _start_ready(self, gateway: GatewayClient) -> None:
+        """Start the requests whose segments the rate limit allows now."""
+        try:
+            ready = await self.pacer.release()
+        except DatabaseDown as exc:
+            self.outage.down(exc)
+            return
+        for message in ready:
             task = asyncio.create_task(
                 attempt(gateway, message, policy=self.policy, end_guard=self.end_guard)
             )
             self._in_flight.add(task)
             self._messages[task] = message
-        return len(batch), permit is breaker.Permit.SEND
 
     async def _collect(self) -> None:
         """Wait a little for requests to finish; note their decisions and results."""
@@ -185,6 +176,8 @@ class Dispatcher:
             self._done.append((self._messages.pop(task), decision))
             if result is not None:
                 self.tally.note(result)
+                self._rate_limited |= result is Result.RATE_LIMITED
+                self._failed_unweighed |= result is Result.PERMANENT
 
     async def run(self, *, slot_id: int) -> Report:
         deadline = time.monotonic() + self.budget
@@ -196,18 +189,25 @@ class Dispatcher:
             timeout=settings.GATEWAY_TIMEOUT_SECONDS,
             max_in_flight=self.max_in_flight,
         ) as gateway:
-            while claiming or self._in_flight or self._holding(deadline):
+            while claiming or self._in_flight or self.pacer.waiting or self._holding(deadline):
                 now = time.monotonic()
                 if claiming and (now >= deadline or self.tally.must_stop_claiming):
                     claiming = False
-                room = self.max_in_flight - len(self._in_flight)
-                if claiming and room >= max(1, self.max_in_flight // 4):
+                if self.pacer.waiting:
+                    await self._start_ready(gateway)
+                ceiling = self.pacer.ceiling(self.max_in_flight)
+                room = ceiling - len(self._in_flight) - len(self.pacer.waiting)
+                if claiming and room >= max(1, ceiling // 4):
                     claimed, may_claim = await self._claim(gateway, room)
                     last_work = now if claimed else last_work
                     claiming = may_claim and (claimed > 0 or now - last_work < self.idle)
+                if self._rate_limited:
+                    self._rate_limited = False
+                    with contextlib.suppress(DatabaseDown):
+                        await self.pacer.slow_down()
                 if self._in_flight:
                     await self._collect()
-                elif claiming:
+                elif claiming or self.pacer.waiting:
                     await asyncio.sleep(POLL_SECONDS * 4)
                 elif self._done:
                     await asyncio.sleep(POLL_SECONDS)  # waiting for the database
@@ -230,6 +230,8 @@ class Dispatcher:
                     claiming = await self._renew(slot_id) and claiming
                     last_renew = now
             await self._flush_all()
+            with contextlib.suppress(DatabaseDown):
+                await self.pacer.give_back()
         return self.report
 
     def _holding(self, deadline: float) -> bool:

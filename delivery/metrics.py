@@ -76,3 +76,24 @@ class DatabaseCollector(Collector):
         for label in ("circuit", "credentials"):
             paused.add_metric([label], 1 if reason == label else 0)
         yield paused
+        yield from rate_gauges()
+
+
+def rate_gauges() -> Iterator[GaugeMetricFamily]:
+    """The configured and the current (after 429s) gateway rate, from the shared bucket."""
+    from delivery import ratelimit
+
+    rate, burst = ratelimit.gateway_limit()
+    configured = GaugeMetricFamily(
+        "mailing_gateway_rate_limit", "GATEWAY_RATE, segments per second (0: no limit)."
+    )
+    configured.add_metric([], rate)
+    yield configured
+    current = GaugeMetricFamily(
+        "mailing_gateway_rate_effective",
+        "The shared effective rate: lowered on 429s, climbing back to GATEWAY_RATE.",
+    )
+    current.add_metric(
+        [], ratelimit.store().current_rate(ratelimit.GATEWAY, rate, burst) if rate else 0
+    )
+    yield current

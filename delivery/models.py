@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 
@@ -49,3 +51,33 @@ class DispatchSlot(models.Model):
 
     def __str__(self) -> str:
         return f"Dispatch slot {self.pk}"
+
+
+class RateBucket(models.Model):
+    """A token bucket of the gateway's rate, when the broker is not Redis (delivery.ratelimit).
+    Times are Unix seconds, as the buckets in Redis keep them."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    tokens = models.FloatField()
+    stamp = models.FloatField()
+    rate = models.FloatField()
+    rate_stamp = models.FloatField()
+    decreased_at = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return f"Rate bucket {self.key}"
+
+    def state(self) -> Any:
+        from delivery.ratelimit import State
+
+        return State(self.tokens, self.stamp, self.rate, self.rate_stamp, self.decreased_at)
+
+    @staticmethod
+    def fields_of(state: Any) -> dict[str, float]:
+        return {
+            "tokens": state.tokens,
+            "stamp": state.stamp,
+            "rate": state.rate,
+            "rate_stamp": state.rate_stamp,
+            "decreased_at": state.decreased_at,
+        }

@@ -56,18 +56,19 @@ def counts_bar(counts: dict[str, Any]) -> str:
 @admin.register(Mailing)
 class MailingAdmin(admin.ModelAdmin):
     form = MailingForm
-    list_display = ["id", "short_text", "status", "start_at", "end_at", "progress"]
+    list_display = ["id", "short_text", "status", "priority", "start_at", "end_at", "progress"]
     list_filter = ["status"]
     search_fields = ["text"]
     readonly_fields = [
         "status",
+        "paused_reason",
         "created_at",
         "started_at",
         "finished_at",
         "counts",
         "deliveries_chart",
     ]
-    actions = ["start_now", "cancel", "retry_failed"]
+    actions = ["start_now", "pause", "resume", "cancel", "retry_failed"]
 
     @admin.display(description="text")
     def short_text(self, mailing: Mailing) -> str:
@@ -163,6 +164,14 @@ class MailingAdmin(admin.ModelAdmin):
     @admin.action(description="Start now")
     def start_now(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
         self._act(request, queryset, services.mailing_start_now, "starting")
+
+    @admin.action(description="Pause")
+    def pause(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
+        self._act(request, queryset, services.mailing_pause, "paused")
+
+    @admin.action(description="Resume")
+    def resume(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
+        self._act(request, queryset, services.mailing_resume, "resumed")
 
     @admin.action(description="Cancel")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:

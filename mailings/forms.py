@@ -20,6 +20,8 @@ FIELDS = [
     "filter_tag",
     "send_window_start",
     "send_window_end",
+    "priority",
+    "max_rate",
 ]
 
 # Where the API's nested errors land on the admin's form.
@@ -45,6 +47,8 @@ def api_body(data: dict[str, Any]) -> dict[str, Any]:
             "tag": data.get("filter_tag") or None,
         },
         "send_window": window and {k: v.strftime("%H:%M") for k, v in window.items() if v},
+        "priority": data.get("priority") or "normal",
+        "max_rate": data.get("max_rate"),
     }
 
 

@@ -102,6 +102,11 @@ def mailings_by_status() -> dict[str, int]:
     return _counts(rows, MailingStatus.values)["by_status"]
 
 
+def paused_mailings(limit: int = 20) -> list[Mailing]:
+    """Paused mailings with their reason, newest first (the dashboard)."""
+    return list(Mailing.objects.filter(status=MailingStatus.PAUSED).order_by("-id")[:limit])
+
+
 def statistics_overview() -> dict[str, Any]:
     """Mailings by status and messages by status, over everything."""
     mailings = Mailing.objects.order_by().values_list("status").annotate(n=Count("id"))

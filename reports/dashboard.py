@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from delivery.breaker import gateway_state, pause_reason
-from mailings.selectors import messages_sent_since, statistics_overview
+from mailings.selectors import messages_sent_since, paused_mailings, statistics_overview
 
 
 @staff_member_required
@@ -26,5 +26,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "rate_per_minute": round(sent_last_hour / 60, 1),
         "gateway": gateway_state(),
         "pause_reason": pause_reason(),
+        "paused_mailings": paused_mailings(),
     }
     return render(request, "admin/dashboard.html", context)

@@ -37,6 +37,7 @@ class ClaimedMessage:
     window_start: time | None
     window_end: time | None
     timezone: str
+    max_rate: float | None = None  # the mailing's own limit, in segments per second
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ def messages_claim(
             "mailing__send_window_end",
             "client__timezone",
             "client__phone",  # through the join: null when the client row is gone
+            "mailing__max_rate",
         )
         claimed: list[ClaimedMessage] = []
         orphans: list[int] = []
@@ -97,7 +99,8 @@ def messages_claim(
             if row[10] is None:  # the client is gone (deleted while a launch created this)
                 orphans.append(row[0])
             else:
-                claimed.append(ClaimedMessage(*row[:9], timezone=row[9] or "UTC"))
+                zone = row[9] or "UTC"
+                claimed.append(ClaimedMessage(*row[:9], timezone=zone, max_rate=row[11]))
         if orphans:
             Message.objects.filter(id__in=orphans).update(
                 status=MessageStatus.CANCELLED,

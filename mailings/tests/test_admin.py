@@ -28,6 +28,8 @@ def form(**overrides: Any) -> dict[str, Any]:
         "filter_tag": "",
         "send_window_start": "09:00",
         "send_window_end": "21:00",
+        "priority": "normal",
+        "max_rate": "",
     }
     data.update(overrides)
     return data

@@ -367,3 +367,51 @@ def test_every_mailing_endpoint_needs_a_token(anon: APIClient) -> None:
     for method, url in calls:
         assert getattr(anon, method)(url).status_code == 401, (method, url)
     assert Mailing.objects.filter(pk=mailing.pk, status=MailingStatus.SCHEDULED).exists()
+
+
+def test_pause_and_resume_through_the_api(api: APIClient) -> None:
+    mailing = MailingFactory.create(status=MailingStatus.RUNNING, started_at=timezone.now())
+
+    paused = api.post(f"{URL}{mailing.pk}/pause_mailing/")
+    again = api.post(f"{URL}{mailing.pk}/pause_mailing/")
+    resumed = api.post(f"{URL}{mailing.pk}/resume_mailing/")
+    not_paused = api.post(f"{URL}{mailing.pk}/resume_mailing/")
+
+    assert (paused.status_code, paused.data["status"], paused.data["paused_reason"]) == (
+        200,
+        "paused",
+        "operator",
+    )
+    assert (again.status_code, again.data["status"]) == (200, "paused")  # idempotent
+    assert (resumed.status_code, resumed.data["status"]) == (200, "running")
+    assert resumed.data["paused_reason"] is None
+    assert not_paused.status_code == 409
+
+
+def test_a_scheduled_mailing_paused_and_resumed_is_scheduled_again(api: APIClient) -> None:
+    mailing = MailingFactory.create()
+
+    api.post(f"{URL}{mailing.pk}/pause_mailing/")
+    resumed = api.post(f"{URL}{mailing.pk}/resume_mailing/")
+
+    assert resumed.data["status"] == "scheduled"
+
+
+@pytest.mark.parametrize("status", [MailingStatus.FINISHED, MailingStatus.CANCELLED])
+def test_an_ended_mailing_cannot_pause(api: APIClient, status: str) -> None:
+    mailing = MailingFactory.create(status=status)
+
+    answer = api.post(f"{URL}{mailing.pk}/pause_mailing/")
+
+    assert answer.status_code == 409
+    assert "cannot pause" in answer.json()["detail"]
+
+
+def test_priority_and_max_rate_are_set_at_creation_and_shown(api: APIClient) -> None:
+    body = payload(priority="high", max_rate=25.5)
+
+    created = api.post(URL, body, format="json")
+
+    assert created.status_code == 201, created.data
+    assert (created.data["priority"], created.data["max_rate"]) == ("high", 25.5)
+    assert api.post(URL, payload(priority="urgent"), format="json").status_code == 400
