@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from typing import Any
 
 from bench import data
 from bench.harness import (
@@ -163,3 +164,65 @@ def dispatch_slow_gateway(ctx: Context) -> list[Row]:
             rows += api_rows(load.result, "during 3")
     stack.reset_gateway()
     return rows
+
+
+@benchmark(11, own_stack=True)
+def rate_limit(ctx: Context) -> list[Row]:
+    """GATEWAY_RATE shared by two worker processes: what the gateway saw in each 10-second
+    window, then the same while the gateway answers 429 to a fifth of the requests."""
+    from e2e.stack import Stack
+
+    rate, seconds = ctx.sizes["rate"], ctx.sizes["rate_seconds"]
+    env = {**BENCH_ENV, "GATEWAY_RATE": str(rate), "GATEWAY_BURST": str(rate)}
+    stack = Stack(database_url=ctx.database_url, redis=ctx.redis, env=env, workers=2)
+    stack.start()
+    rows: list[Row] = []
+    try:
+        n = int(rate * seconds * 3)
+        data.insert_clients(n, offset=40_000_000, tag="b11")
+        progress(f"11: GATEWAY_RATE {rate}/s over two worker processes, {seconds} s")
+        api = make_api(stack)
+        run_for(stack, api, "b11", seconds)
+        rows.append(window_row(stack, "b11", rate, seconds, "no 429"))
+        stack.faults(rate_limit_rate=0.2, retry_after=0)
+        run_for(stack, api, "b11-429", seconds, create=False)
+        rows.append(window_row(stack, "b11", rate, seconds, "a fifth answered 429"))
+    finally:
+        stack.stop()
+    return rows
+
+
+def run_for(stack: Any, api: Any, tag: str, seconds: float, *, create: bool = True) -> None:
+    if create:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        body = {"text": f"bench {tag}", "start_at": now, "end_at": end, "filter": {"tag": tag}}
+        api.call("POST", "/api/mailings/", body)
+        time.sleep(3)  # launched and sending: the windows start in the steady state
+    stack.window_started = time.time()
+    time.sleep(seconds)
+    stack.window_ended = time.time()
+
+
+def window_row(stack: Any, tag: str, rate: float, seconds: float, what: str) -> Row:
+    arrivals = [
+        d["at"]
+        for d in stack.deliveries(f"bench {tag}")
+        if stack.window_started <= d["at"] < stack.window_ended
+    ]
+    windows = [
+        sum(1 for t in arrivals if start <= t < start + 10)
+        for start in (stack.window_started + 10 * i for i in range(int(seconds // 10)))
+    ]
+    low, high = min(windows) / (10 * rate), max(windows) / (10 * rate)
+    met = high * 10 * rate <= 11 * rate and (what != "no 429" or low >= 0.9)
+    progress(f"   {what}: 10-second windows {windows} (configured {10 * rate:.0f} each)")
+    return Row(
+        11,
+        f"rate limit {rate:.0f}/s, two worker processes, {what}: lowest and highest 10-s window",
+        high * rate,
+        "msg/s",
+        ">= 0.9 and <= rate + burst" if what == "no 429" else "<= rate + burst",
+        met,
+        f"windows {windows}; {low:.2f} to {high:.2f} of the rate",
+    )

@@ -41,6 +41,8 @@ SIZES = {
         "import": 1_000_000,
         "limit": 100_000,
         "scale": 12_000,
+        "rate": 500,
+        "rate_seconds": 60,
     },
     "small": {
         "dispatch": 2_000,
@@ -52,6 +54,8 @@ SIZES = {
         "import": 10_000,
         "limit": 5_000,
         "scale": 500,
+        "rate": 100,
+        "rate_seconds": 20,
     },
 }
 

@@ -32,6 +32,7 @@ def report_data(*, start: datetime, end: datetime) -> dict[str, Any]:
                 "id": mailing.pk,
                 "text": mailing.text if len(mailing.text) <= 60 else mailing.text[:57] + "...",
                 "status": mailing.status,
+                "paused_reason": mailing.paused_reason,
                 "total": total,
                 "by_status": by_status,
                 "delivery_rate": by_status[MessageStatus.SENT] / total if total else 0.0,

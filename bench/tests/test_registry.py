@@ -15,6 +15,7 @@ def chosen(config: str, only: set[int] | None = None) -> list[str]:
 def test_every_benchmark_of_a_configuration_runs_with_sending_before_the_quiet_ones() -> None:
     assert chosen("postgres") == [
         "scale_out",
+        "rate_limit",
         "limit",
         "dispatch_postgres",
         "api_alone",
@@ -33,5 +34,5 @@ def test_only_selects_by_row_number_and_keeps_the_limit_others_compare_with() ->
     assert chosen("embedded", {2}) == ["limit"]
 
 
-def test_every_row_number_from_1_to_10_has_a_benchmark() -> None:
-    assert set().union(*(b.numbers for b in REGISTRY)) == set(range(1, 11))
+def test_every_row_number_from_1_to_11_has_a_benchmark() -> None:
+    assert set().union(*(b.numbers for b in REGISTRY)) == set(range(1, 12))

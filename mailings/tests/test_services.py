@@ -146,3 +146,20 @@ def test_a_mailing_whose_whole_period_passed_unlaunched_expires_every_message(
     statuses = set(Message.objects.filter(mailing=mailing).values_list("status", flat=True))
     assert statuses == {MessageStatus.EXPIRED}
     assert Message.objects.filter(mailing=mailing).count() == len(directory)
+
+
+def test_a_paused_mailing_still_ends_at_its_end_time(
+    directory: dict[str, Client], monkeypatch: pytest.MonkeyPatch, steady_scheduler: None
+) -> None:
+    monkeypatch.setattr(tasks.dispatch, "delay", lambda: None)
+    mailing = due_mailing()
+    services.mailing_launch(mailing_id=mailing.pk)
+    services.mailing_pause(mailing=mailing)
+    Mailing.objects.filter(pk=mailing.pk).update(end_at=timezone.now() - timedelta(seconds=1))
+
+    tasks.tick()
+
+    mailing.refresh_from_db()
+    assert mailing.status == MailingStatus.FINISHED
+    statuses = set(Message.objects.filter(mailing=mailing).values_list("status", flat=True))
+    assert statuses == {MessageStatus.EXPIRED}
