@@ -93,7 +93,6 @@ def rate_gauges() -> Iterator[GaugeMetricFamily]:
         "mailing_gateway_rate_effective",
         "The shared effective rate: lowered on 429s, climbing back to GATEWAY_RATE.",
     )
-    current.add_metric(
-        [], ratelimit.store().current_rate(ratelimit.GATEWAY, rate, burst) if rate else 0
-    )
+    key = ratelimit.gateway_key(rate, burst)
+    current.add_metric([], ratelimit.store().current_rate(key, rate, burst) if rate else 0)
     yield current

@@ -55,10 +55,11 @@ class Pacer:
     def _keys(self, message: ClaimedMessage) -> list[str]:
         keys = []
         if self.rate > 0:
-            keys.append(ratelimit.GATEWAY)
-            self._limits[ratelimit.GATEWAY] = (self.rate, self.burst)
+            key = ratelimit.gateway_key(self.rate, self.burst)
+            keys.append(key)
+            self._limits[key] = (self.rate, self.burst)
         if message.max_rate:
-            key = ratelimit.mailing_key(message.mailing_id)
+            key = ratelimit.mailing_key(message.mailing_id, message.max_rate)
             self._limits[key] = (message.max_rate, max(message.max_rate, 1.0))
             keys.append(key)
         return keys
@@ -82,9 +83,8 @@ class Pacer:
         if self.rate <= 0 or now - self._slowed_at < ratelimit.DECREASE_EVERY:
             return
         self._slowed_at = now
-        await self.db.write(
-            ratelimit.store().slow_down, key=ratelimit.GATEWAY, rate=self.rate, burst=self.burst
-        )
+        key = ratelimit.gateway_key(self.rate, self.burst)
+        await self.db.write(ratelimit.store().slow_down, key=key, rate=self.rate, burst=self.burst)
 
     async def give_back(self) -> None:
         """Return the tokens taken but not spent."""

@@ -26,14 +26,18 @@ from django.db import transaction
 
 from delivery.models import RateBucket
 
-GATEWAY = "gateway"
 INCREASE_PER_SECOND = 0.05  # of the configured rate
 FLOOR = 0.05  # of the configured rate: the lowest a run of 429s takes it
 DECREASE_EVERY = 1.0  # seconds: 429s of one burst halve the rate once
 
 
-def mailing_key(mailing_id: int) -> str:
-    return f"mailing:{mailing_id}"
+def gateway_key(rate: float, burst: float) -> str:
+    """The gateway's bucket; a new setting starts a new bucket (no state of the old one)."""
+    return f"gateway:{rate:g}:{burst:g}"
+
+
+def mailing_key(mailing_id: int, rate: float) -> str:
+    return f"mailing:{mailing_id}:{rate:g}"
 
 
 @dataclass
