@@ -45,6 +45,19 @@ def create_mailing(
     return api.call("POST", "/api/mailings/", body)
 
 
+def start_slow_mailing(
+    live: Stack, n: int, text: str, *, latency_ms: int, jitter: float = 0.2, until: int = 100
+) -> tuple[Api, dict[str, Any]]:
+    """``n`` new clients, a gateway answering in ``latency_ms``, a mailing to them started
+    now; returns once ``until`` of its messages arrived."""
+    make_clients(n)
+    api = api_for(live)
+    live.faults(latency_ms=latency_ms, latency_jitter=jitter)
+    created = create_mailing(api, text)
+    wait_until(lambda: len(live.deliveries(text)) >= until, timeout=30)
+    return api, created
+
+
 def wait_finished(mailing_id: int, timeout: float) -> Mailing:
     return wait_until(
         lambda: Mailing.objects.filter(pk=mailing_id, status=MailingStatus.FINISHED).first(),
@@ -235,11 +248,7 @@ def test_the_send_window_is_kept_in_each_clients_zone(live: Stack) -> None:
 def stop_mid_run(live: Stack, text: str, method: str, action: str) -> dict[str, Any]:
     """Start a mailing to 3,000 clients through a slow gateway, stop it mid-run with
     ``method action`` and report what reached the gateway after the answer."""
-    make_clients(3000)
-    api = api_for(live)
-    live.faults(latency_ms=300, latency_jitter=0.2)
-    created = create_mailing(api, text)
-    wait_until(lambda: len(live.deliveries(text)) >= 100, timeout=30)
+    api, created = start_slow_mailing(live, 3000, text, latency_ms=300)
 
     in_flight = Message.objects.filter(
         mailing_id=created["id"], status=MessageStatus.SENDING
@@ -289,11 +298,7 @@ def test_delete_mid_run_stops_sending(live: Stack) -> None:
 
 
 def test_a_worker_killed_mid_batch_loses_nothing(live: Stack) -> None:
-    make_clients(1500)
-    api = api_for(live)
-    live.faults(latency_ms=400, latency_jitter=0.2)
-    created = create_mailing(api, "Survives a crash")
-    wait_until(lambda: len(live.deliveries("Survives a crash")) >= 100, timeout=30)
+    _, created = start_slow_mailing(live, 1500, "Survives a crash", latency_ms=400)
 
     worker = next(name for name in live.procs if name.startswith("worker"))
     live.kill(worker)  # SIGKILL to the whole worker: no cleanup runs
@@ -315,11 +320,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(live: Stack) -> None:
 
 
 def test_a_broker_restart_mid_mailing_loses_nothing(live: Stack) -> None:
-    make_clients(1500)
-    api = api_for(live)
-    live.faults(latency_ms=300, latency_jitter=0.2)
-    created = create_mailing(api, "Survives the broker")
-    wait_until(lambda: len(live.deliveries("Survives the broker")) >= 100, timeout=30)
+    _, created = start_slow_mailing(live, 1500, "Survives the broker", latency_ms=300)
 
     if live.redis_port is not None:
         live.restart_redis(down_seconds=2)

@@ -10,17 +10,17 @@ from e2e.stack import Stack, wait_until
 from e2e.test_delivery import (
     api_for,
     counts,
-    create_mailing,
-    make_clients,
+    start_slow_mailing,
     stop_mid_run,
     wait_finished,
 )
 from mailings.models import Message, MessageStatus
 
 
-def unique_and_repeated(live: Stack, text: str) -> tuple[int, int]:
+def assert_sent_once(live: Stack, text: str, mailing_id: int, n: int) -> None:
     ids = [d["id"] for d in live.deliveries(text)]
-    return len(set(ids)), len(ids) - len(set(ids))
+    assert (len(set(ids)), len(ids) - len(set(ids))) == (n, 0)  # every one, none twice
+    assert counts(mailing_id) == {"sent": n}
 
 
 def test_pause_stops_new_requests_and_resume_sends_the_rest_once(live: Stack) -> None:
@@ -41,16 +41,13 @@ def test_pause_stops_new_requests_and_resume_sends_the_rest_once(live: Stack) ->
     assert resumed["status"] == "running"
     wait_finished(run["id"], timeout=120)
 
-    assert unique_and_repeated(live, "Paused mid-run") == (3000, 0)
-    assert counts(run["id"]) == {"sent": 3000}
+    assert_sent_once(live, "Paused mid-run", run["id"], 3000)
 
 
 def test_pause_and_resume_repeated_quickly_lose_nothing_and_repeat_nothing(live: Stack) -> None:
-    make_clients(3000)
-    api = api_for(live)
-    live.faults(latency_ms=1000, latency_jitter=0.3)
-    created = create_mailing(api, "Paused and resumed")
-    wait_until(lambda: len(live.deliveries("Paused and resumed")) >= 50, timeout=30)
+    api, created = start_slow_mailing(
+        live, 3000, "Paused and resumed", latency_ms=1000, jitter=0.3, until=50
+    )
 
     for _ in range(6):
         assert api.call("POST", f"/api/mailings/{created['id']}/pause_mailing/")["status"] == (
@@ -63,16 +60,11 @@ def test_pause_and_resume_repeated_quickly_lose_nothing_and_repeat_nothing(live:
         time.sleep(0.3)
     wait_finished(created["id"], timeout=120)
 
-    assert unique_and_repeated(live, "Paused and resumed") == (3000, 0)
-    assert counts(created["id"]) == {"sent": 3000}
+    assert_sent_once(live, "Paused and resumed", created["id"], 3000)
 
 
 def test_a_paused_mailing_survives_a_restart_of_every_process(live: Stack) -> None:
-    make_clients(1500)
-    api = api_for(live)
-    live.faults(latency_ms=300, latency_jitter=0.2)
-    created = create_mailing(api, "Paused through a restart")
-    wait_until(lambda: len(live.deliveries("Paused through a restart")) >= 100, timeout=30)
+    api, created = start_slow_mailing(live, 1500, "Paused through a restart", latency_ms=300)
     api.call("POST", f"/api/mailings/{created['id']}/pause_mailing/")
     wait_until(
         lambda: (
@@ -96,5 +88,4 @@ def test_a_paused_mailing_survives_a_restart_of_every_process(live: Stack) -> No
     assert api.call("POST", f"/api/mailings/{created['id']}/resume_mailing/")["status"] == "running"
     wait_finished(created["id"], timeout=120)
 
-    assert unique_and_repeated(live, "Paused through a restart") == (1500, 0)
-    assert counts(created["id"]) == {"sent": 1500}
+    assert_sent_once(live, "Paused through a restart", created["id"], 1500)
