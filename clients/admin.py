@@ -12,13 +12,16 @@ from core.exceptions import InvalidInput
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV with the header phone,operator_code,tag,timezone.")
+    file = forms.FileField(
+        help_text="CSV with the header phone,operator_code,tag,timezone and optionally "
+        "consent_at,consent_source."
+    )
 
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ["id", "phone", "operator_code", "tag", "timezone", "created_at"]
-    list_filter = ["operator_code", "tag", "timezone"]
+    list_display = ["id", "phone", "operator_code", "tag", "timezone", "consent_at", "created_at"]
+    list_filter = ["operator_code", "tag", "timezone", ("consent_at", admin.EmptyFieldListFilter)]
     search_fields = ["phone"]
     change_list_template = "admin/clients/client/change_list.html"
 

@@ -32,7 +32,7 @@ from core.exceptions import InvalidInput
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("phone", "operator_code", "tag", "timezone")
+COLUMNS = ("phone", "operator_code", "tag", "timezone", "consent_at", "consent_source")
 CHUNK_ROWS = 10_000
 REQUIRED = "This field is required."
 
@@ -47,8 +47,9 @@ class ImportResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
-def csv_rows(binary: IO[bytes]) -> Iterator[RawRow]:
-    """Rows of a CSV file with the header ``phone,operator_code,tag,timezone``.
+def csv_rows(binary: IO[bytes], columns: tuple[str, ...] = COLUMNS) -> Iterator[RawRow]:
+    """Rows of a CSV file with the header ``phone,operator_code,tag,timezone`` and optionally
+    ``consent_at,consent_source``.
 
     Columns may come in any order; only ``phone`` is required. Blank lines are skipped.
     """
@@ -58,13 +59,13 @@ def csv_rows(binary: IO[bytes]) -> Iterator[RawRow]:
         header = [name.strip().lower() for name in next(reader, [])]
         if not header:
             raise InvalidInput({"file": ["The file is empty: expected a header line."]})
-        unknown = [name for name in header if name not in COLUMNS]
+        unknown = [name for name in header if name not in columns]
         if unknown or "phone" not in header or len(set(header)) != len(header):
             raise InvalidInput(
                 {
                     "file": [
                         f"Bad header {','.join(header)!r}: expected the columns "
-                        f"{','.join(COLUMNS)} (phone required, each at most once)."
+                        f"{','.join(columns)} (phone required, each at most once)."
                     ]
                 }
             )
@@ -83,7 +84,7 @@ def csv_rows(binary: IO[bytes]) -> Iterator[RawRow]:
         raise InvalidInput({"file": [f"Unreadable CSV at line {reader.line_num}: {exc}."]}) from exc
 
 
-def json_rows(items: object) -> Iterator[RawRow]:
+def json_rows(items: object, columns: tuple[str, ...] = COLUMNS) -> Iterator[RawRow]:
     """Rows of a JSON array of client objects; ``line`` is the 1-based position."""
     if not isinstance(items, list):
         raise InvalidInput(
@@ -96,9 +97,9 @@ def json_rows(items: object) -> Iterator[RawRow]:
         )
     for position, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            yield position, "Expected an object with phone, operator_code, tag, timezone."
+            yield position, f"Expected an object with {', '.join(columns)}."
             continue
-        unknown = sorted(set(item) - set(COLUMNS))
+        unknown = sorted(set(item) - set(columns))
         if unknown:
             yield position, f"Unknown fields: {', '.join(unknown)}."
             continue
@@ -114,15 +115,21 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "operator_code": validation.clean_operator_code,
     "tag": validation.clean_tag,
     "timezone": lambda v: validation.clean_timezone(v.strip() if isinstance(v, str) else v),
+    "consent_at": validation.clean_consent_at,
+    "consent_source": validation.clean_consent_source,
 }
 
+Cleaned = tuple[str, str | None, str | None, str | None, Any, str | None]
 
-def _fast_row(raw: Mapping[str, Any]) -> tuple[str, str | None, str | None, str | None] | None:
+
+def _fast_row(raw: Mapping[str, Any]) -> Cleaned | None:
     """The common case without exceptions: already-clean text cells. None: take the slow path."""
     phone = raw.get("phone")
     code = raw.get("operator_code") or None
     tag = raw.get("tag") or None
     zone = raw.get("timezone") or None
+    if raw.get("consent_at") or raw.get("consent_source"):
+        return None
     if not (isinstance(phone, str) and len(phone) == 11 and phone[0] == "7" and phone.isdigit()):
         return None
     if code is not None and not (isinstance(code, str) and len(code) == 3 and code.isdigit()):
@@ -131,12 +138,10 @@ def _fast_row(raw: Mapping[str, Any]) -> tuple[str, str | None, str | None, str 
         return None
     if zone is not None and zone not in validation.known_timezones():
         return None
-    return phone, code, tag, zone
+    return phone, code, tag, zone, None, None
 
 
-def _clean_row(
-    raw: Mapping[str, Any],
-) -> tuple[tuple[str, str | None, str | None, str | None] | None, dict[str, list[str]]]:
+def _clean_row(raw: Mapping[str, Any]) -> tuple[Cleaned | None, dict[str, list[str]]]:
     fast = _fast_row(raw)
     if fast is not None:
         return fast, {}
@@ -157,36 +162,42 @@ def _clean_row(
         return None, errors
     phone = cleaned["phone"]
     assert phone is not None  # noqa: S101 -- a missing phone is an error above
-    return (phone, cleaned["operator_code"], cleaned["tag"], cleaned["timezone"]), {}
+    consent_at = cleaned["consent_at"]
+    if consent_at is not None and connection.vendor != "postgresql":
+        consent_at = connection.ops.adapt_datetimefield_value(consent_at)
+    row = (phone, cleaned["operator_code"], cleaned["tag"], cleaned["timezone"])
+    return (*row, consent_at, cleaned["consent_source"]), {}
 
 
-def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
+def chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
         yield chunk
 
 
 STAGE = "clients_import_rows"
-StageRow = tuple[int, str, str | None, str | None, str | None]
+StageRow = tuple[int, str, str | None, str | None, str | None, Any, str | None]
 
 
 def _stage_create(cursor: Any) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
     cursor.execute(
         f"CREATE TEMPORARY TABLE {STAGE} (line integer, phone varchar(11), "
-        "operator_code varchar(3), tag varchar(64), timezone varchar(64))"
+        "operator_code varchar(3), tag varchar(64), timezone varchar(64), "
+        "consent_at timestamp with time zone, consent_source varchar(64))"
     )
 
 
 def _stage_write(cursor: Any, rows: list[StageRow]) -> None:
     if connection.vendor == "postgresql":
         with cursor.cursor.copy(
-            f"COPY {STAGE} (line, phone, operator_code, tag, timezone) FROM STDIN"
+            f"COPY {STAGE} (line, phone, operator_code, tag, timezone, consent_at, "
+            "consent_source) FROM STDIN"
         ) as copy:
             for row in rows:
                 copy.write_row(row)
     else:
-        cursor.executemany(f"INSERT INTO {STAGE} VALUES (%s, %s, %s, %s, %s)", rows)  # noqa: S608
+        cursor.executemany(f"INSERT INTO {STAGE} VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)  # noqa: S608
 
 
 def _stage_apply(cursor: Any, result: ImportResult) -> None:
@@ -206,15 +217,18 @@ def _stage_apply(cursor: Any, result: ImportResult) -> None:
     table = Client._meta.db_table
     cursor.execute(
         f"UPDATE {table} SET operator_code = COALESCE(s.operator_code, {table}.operator_code), "  # noqa: S608
-        f"tag = COALESCE(s.tag, {table}.tag), timezone = COALESCE(s.timezone, {table}.timezone) "
+        f"tag = COALESCE(s.tag, {table}.tag), timezone = COALESCE(s.timezone, {table}.timezone), "
+        f"consent_at = COALESCE(s.consent_at, {table}.consent_at), "
+        f"consent_source = COALESCE(s.consent_source, {table}.consent_source) "
         f"FROM {STAGE} s WHERE {table}.phone = s.phone"
     )
     result.updated = max(cursor.rowcount, 0)
     stamp = connection.ops.adapt_datetimefield_value(timezone.now())
     cursor.execute(
-        f"INSERT INTO {table} (phone, operator_code, tag, timezone, created_at) "  # noqa: S608
-        "SELECT s.phone, COALESCE(s.operator_code, substr(s.phone, 2, 3)), "
-        f"COALESCE(s.tag, ''), COALESCE(s.timezone, %s), %s FROM {STAGE} s "
+        f"INSERT INTO {table} (phone, operator_code, tag, timezone, consent_at, consent_source, "  # noqa: S608
+        "created_at) SELECT s.phone, COALESCE(s.operator_code, substr(s.phone, 2, 3)), "
+        "COALESCE(s.tag, ''), COALESCE(s.timezone, %s), s.consent_at, "
+        f"COALESCE(s.consent_source, ''), %s FROM {STAGE} s "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} c WHERE c.phone = s.phone) "
         "ON CONFLICT (phone) DO NOTHING",
         [validation.DEFAULT_TIMEZONE, stamp],
@@ -228,7 +242,7 @@ def clients_import(*, rows: Iterable[RawRow]) -> ImportResult:
     result = ImportResult()
     with transaction.atomic(), connection.cursor() as cursor:
         _stage_create(cursor)
-        for chunk in _chunks(rows, CHUNK_ROWS):
+        for chunk in chunks(rows, CHUNK_ROWS):
             valid: list[StageRow] = []
             for line, raw in chunk:
                 if isinstance(raw, str):

@@ -5,7 +5,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import Exact
 from django.utils.timezone import now
 
-from clients.validation import DEFAULT_TIMEZONE, TAG_MAX_LENGTH
+from clients.validation import CONSENT_SOURCE_MAX_LENGTH, DEFAULT_TIMEZONE, TAG_MAX_LENGTH
 from core.logging import mask_phone
 
 
@@ -16,6 +16,9 @@ class Client(models.Model):
     )
     tag = models.CharField(max_length=TAG_MAX_LENGTH, blank=True, default="")
     timezone = models.CharField(max_length=64, default=DEFAULT_TIMEZONE)
+    # Consent to advertising (38-FZ art. 18): when and how it was given; null: none.
+    consent_at = models.DateTimeField(null=True, blank=True)
+    consent_source = models.CharField(max_length=CONSENT_SOURCE_MAX_LENGTH, blank=True, default="")
     created_at = models.DateTimeField(default=now, editable=False)
 
     class Meta:

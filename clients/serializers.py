@@ -64,6 +64,8 @@ def _cleaned(clean: Any) -> Any:
                 "operator_code": "900",
                 "tag": "vip",
                 "timezone": "Europe/Moscow",
+                "consent_at": "2026-03-01T12:00:00Z",
+                "consent_source": "web form",
                 "created_at": "2026-11-27T09:00:00Z",
             },
             response_only=True,
@@ -104,9 +106,31 @@ class ClientSerializer(serializers.ModelSerializer):
         help_text="IANA time zone name, e.g. Europe/Moscow.",
     )
 
+    consent_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the client consented to advertising (ISO 8601), or null: no "
+        "consent. Advertising mailings reach consenting clients only.",
+    )
+    consent_source = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=validation.CONSENT_SOURCE_MAX_LENGTH,
+        help_text="How the consent was given, e.g. 'web form 2026-03', 'SMS reply'.",
+    )
+
     class Meta:
         model = Client
-        fields = ["id", "phone", "operator_code", "tag", "timezone", "created_at"]
+        fields = [
+            "id",
+            "phone",
+            "operator_code",
+            "tag",
+            "timezone",
+            "consent_at",
+            "consent_source",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +173,8 @@ class ImportResultSerializer(serializers.Serializer):
 
 class ImportRequestSerializer(serializers.Serializer):
     file = serializers.FileField(
-        help_text="CSV with the header phone,operator_code,tag,timezone (UTF-8)."
+        help_text="CSV with the header phone,operator_code,tag,timezone and optionally "
+        "consent_at,consent_source (UTF-8)."
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -17,12 +18,23 @@ DUPLICATE_PHONE = "A client with this phone exists."
 
 
 def client_create(
-    *, phone: str, operator_code: str, tag: str = "", timezone: str = "UTC"
+    *,
+    phone: str,
+    operator_code: str,
+    tag: str = "",
+    timezone: str = "UTC",
+    consent_at: datetime | None = None,
+    consent_source: str = "",
 ) -> Client:
     try:
         with transaction.atomic():
             client = Client.objects.create(
-                phone=phone, operator_code=operator_code, tag=tag, timezone=timezone
+                phone=phone,
+                operator_code=operator_code,
+                tag=tag,
+                timezone=timezone,
+                consent_at=consent_at,
+                consent_source=consent_source,
             )
     except IntegrityError as exc:
         # The serializer checked uniqueness; a concurrent create can still win the race.

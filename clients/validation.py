@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import UTC, datetime
 from functools import cache
+
+from django.utils.dateparse import parse_datetime
+from django.utils.timezone import is_naive, make_aware
 
 # ASCII digits only: ``\d`` would take any Unicode digit (Arabic-Indic, full-width, …), and
 # one number written three ways would be three clients.
@@ -20,6 +24,7 @@ OPERATOR_CODE_RE = re.compile(r"[0-9]{3}")
 # optional leading + and spaces, dashes or parentheses anywhere (JSON Schema's dialect).
 PHONE_INPUT_PATTERN = r"^\+?[ ()-]*7([ ()-]*[0-9]){10}[ ()-]*$"
 TAG_MAX_LENGTH = 64
+CONSENT_SOURCE_MAX_LENGTH = 64
 DEFAULT_TIMEZONE = "UTC"
 
 
@@ -63,4 +68,31 @@ def known_timezones() -> frozenset[str]:
 def clean_timezone(value: object) -> str:
     if not isinstance(value, str) or value not in known_timezones():
         raise ValueError(f"{value!r} is not an IANA time zone name, e.g. Europe/Moscow.")
+    return value
+
+
+def clean_consent_at(value: object) -> datetime:
+    """An ISO 8601 instant; without an offset it is UTC."""
+    parsed = None
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        raise ValueError(
+            "Enter consent_at as an ISO 8601 date and time, e.g. 2026-03-01T12:00:00Z."
+        )
+    if is_naive(parsed):
+        parsed = make_aware(parsed, UTC)
+    return parsed
+
+
+def clean_consent_source(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("Enter the consent source as a string.")
+    if len(value) > CONSENT_SOURCE_MAX_LENGTH:
+        raise ValueError(
+            f"Ensure the consent source has at most {CONSENT_SOURCE_MAX_LENGTH} characters."
+        )
     return value

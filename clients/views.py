@@ -103,7 +103,8 @@ class ClientViewSet(viewsets.ModelViewSet):
         summary="Import clients in bulk",
         description=(
             "Send a CSV file in the multipart field `file` (header "
-            '`phone,operator_code,tag,timezone`, UTF-8), or JSON: `{"clients": [...]}` '
+            "`phone,operator_code,tag,timezone`, optionally `consent_at,consent_source`; "
+            'UTF-8), or JSON: `{"clients": [...]}` '
             "(a bare array of client objects is taken too; it is not declared here because "
             "generated clients cannot send one beside the multipart form). "
             "Existing phones are updated: an empty cell keeps the current value for an "

@@ -7,7 +7,8 @@ on "production". The embedded defaults (a SQLite file and kombu's filesystem bro
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -19,6 +20,32 @@ from core.logging import logging_config
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+
+
+def _daily_window(name: str, value: str) -> tuple[time, time] | None:
+    """``HH:MM-HH:MM`` as two times (start != end); empty: None."""
+    if not value.strip():
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be HH:MM-HH:MM or empty, not {value!r}") from exc
+    if start == end:
+        raise ImproperlyConfigured(f"{name}: the start and the end must differ")
+    return start, end
+
+
+def _decimal_or_none(name: str, value: str) -> Decimal | None:
+    if not value.strip():
+        return None
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation as exc:
+        raise ImproperlyConfigured(f"{name} must be a decimal number, not {value!r}") from exc
+    if not amount.is_finite() or amount < 0:
+        raise ImproperlyConfigured(f"{name} must be a finite number >= 0, not {value!r}")
+    return amount
+
 
 DATA_DIR = Path(env("DATA_DIR", default=str(BASE_DIR / ".data")))
 
@@ -47,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "core",
     "clients",
+    "stoplist",
     "mailings",
     "delivery",
     "reports",
@@ -240,6 +268,20 @@ AUTO_PAUSE_MIN_OUTCOMES = env.int("AUTO_PAUSE_MIN_OUTCOMES", default=100)
 # Segments per second over all workers together (0: no limit), and the burst above it.
 GATEWAY_RATE = env.float("GATEWAY_RATE", default=0.0)
 GATEWAY_BURST = env.float("GATEWAY_BURST", default=0.0) or GATEWAY_RATE
+# --- Compliance and cost (SPEC 8.3, 8.4) ---------------------------------------------------
+# An advertising mailing without a send window goes out in this daily window of each
+# client's local time ("HH:MM-HH:MM"; empty: any time).
+ADVERTISING_WINDOW = _daily_window(
+    "ADVERTISING_WINDOW", env("ADVERTISING_WINDOW", default="09:00-21:00")
+)
+# The longest text a mailing may have, in SMS segments.
+MAX_SEGMENTS = env.int("MAX_SEGMENTS", default=6)
+# The price of one segment (a decimal, e.g. 2.50; empty: unknown) and its currency.
+PRICE_PER_SEGMENT = _decimal_or_none("PRICE_PER_SEGMENT", env("PRICE_PER_SEGMENT", default=""))
+CURRENCY = env("CURRENCY", default="RUB")
+# How long a test send keeps retrying before it counts as failed.
+TEST_SEND_RETRY_SECONDS = env.float("TEST_SEND_RETRY_SECONDS", default=600.0)
+
 # After the scheduler was gone (a database outage), leases lapse only once it has ticked this
 # long again: time for a dispatcher that lived through the outage to renew its own.
 RECOVERY_GRACE_SECONDS = env.float("RECOVERY_GRACE_SECONDS", default=15.0)

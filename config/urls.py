@@ -18,6 +18,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("clients.urls")),
+    path("", include("stoplist.urls")),
     path("", include("mailings.urls")),
 ]
 

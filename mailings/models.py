@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import time
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -13,6 +15,11 @@ class MailingStatus(models.TextChoices):
     PAUSED = "paused"  # by an operator, or by itself on mostly failed outcomes
     FINISHED = "finished"
     CANCELLED = "cancelled"
+
+
+class Kind(models.TextChoices):
+    SERVICE = "service"
+    ADVERTISING = "advertising"  # to consenting clients only, in ADVERTISING_WINDOW by default
 
 
 class Priority(models.TextChoices):
@@ -32,7 +39,12 @@ class MessageStatus(models.TextChoices):
     FAILED = "failed"  # permanent error or attempts exhausted
     EXPIRED = "expired"  # the mailing's end time came first
     CANCELLED = "cancelled"  # mailing cancelled, or client deleted, before delivery
+    SUPPRESSED = "suppressed"  # never sent: stop list, or no consent to advertising
 
+
+# A suppressed message's last_error: why it was never sent.
+SUPPRESSED_STOP_LIST = "stop list"
+SUPPRESSED_NO_CONSENT = "no consent"
 
 UNDELIVERED_MESSAGE_STATUSES = frozenset({MessageStatus.PENDING, MessageStatus.SENDING})
 
@@ -69,8 +81,7 @@ class Mailing(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # The launch creates the messages in chunks of clients in id order (mailings/lifecycle):
-    # the last client id done, when the last chunk was written, and when it was complete.
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SERVICE)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
     # Segments per second for this mailing alone (null: only GATEWAY_RATE limits it).
     max_rate = models.FloatField(null=True, blank=True)
@@ -78,6 +89,8 @@ class Mailing(models.Model):
     paused_reason = models.CharField(max_length=500, blank=True, default="")
     # Whether the early outcomes were weighed for an automatic pause (once per mailing).
     auto_pause_checked = models.BooleanField(default=False, editable=False)
+    # The launch creates the messages in chunks of clients in id order (mailings/lifecycle):
+    # the last client id done, when the last chunk was written, and when it was complete.
     launch_cursor = models.BigIntegerField(default=0, editable=False)
     launch_progress_at = models.DateTimeField(null=True, blank=True, editable=False)
     launched_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -110,8 +123,18 @@ class Mailing(models.Model):
         return f"Mailing {self.pk} ({self.status})"
 
     @property
-    def has_send_window(self) -> bool:
-        return self.send_window_start is not None and self.send_window_end is not None
+    def window(self) -> tuple[time, time] | None:
+        """The daily window its messages go out in: its own, or for an advertising mailing
+        without one, ``ADVERTISING_WINDOW``; None: any time."""
+        return effective_window(self.send_window_start, self.send_window_end, self.kind)
+
+
+def effective_window(start: time | None, end: time | None, kind: str) -> tuple[time, time] | None:
+    if start is not None and end is not None:
+        return start, end
+    if kind == Kind.ADVERTISING:
+        return settings.ADVERTISING_WINDOW
+    return None
 
 
 class Message(models.Model):
@@ -211,3 +234,43 @@ class MessageCountDelta(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailing_id}/{self.status}: {self.delta:+d}"
+
+
+class TestSendStatus(models.TextChoices):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+# A test send's gateway msgId is this plus its id: never a message's id (message ids stay far
+# below it), never another test send's. 2**52 keeps it exact in JavaScript clients too.
+TEST_SEND_MSG_ID_BASE = 2**52
+
+
+class TestSend(models.Model):
+    """A mailing's text sent now to an operator's own number; counted in no statistic."""
+
+    mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="test_sends")
+    phone = models.CharField(max_length=11)
+    status = models.CharField(
+        max_length=16, choices=TestSendStatus.choices, default=TestSendStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While a worker sends it: until when that claim holds (then another may retry it).
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="testsend_due")]
+
+    def __str__(self) -> str:
+        return f"Test send {self.pk} ({self.status})"
+
+    @property
+    def msg_id(self) -> int:
+        return TEST_SEND_MSG_ID_BASE + self.pk

@@ -3,12 +3,14 @@ from __future__ import annotations
 from datetime import time
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from clients import validation
-from mailings.models import Mailing, Message, MessageStatus, Priority
+from mailings import segments
+from mailings.models import Kind, Mailing, Message, MessageStatus, Priority
 
 WINDOW_FORMAT = "%H:%M"
 WINDOW_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -133,6 +135,37 @@ class SendWindowField(serializers.Field):
         }
 
 
+class SegmentsSerializer(serializers.Serializer):
+    encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"])
+    characters = serializers.IntegerField(
+        help_text="In the encoding's units: GSM-7 septets (extension characters count 2), "
+        "or UTF-16 code units (an emoji counts 2)."
+    )
+    segments = serializers.IntegerField(help_text="SMS parts one message takes.")
+
+
+def segments_of(text: str) -> dict[str, Any]:
+    counted = segments.count(text)
+    return {
+        "encoding": counted.encoding,
+        "characters": counted.characters,
+        "segments": counted.segments,
+    }
+
+
+def validate_text_length(text: str) -> str:
+    """At most ``MAX_SEGMENTS`` segments (SPEC 8.1); a long text is refused before counting."""
+    limit = settings.MAX_SEGMENTS
+    if len(text) > max(160, 153 * limit) or segments.count(text).segments > limit:
+        counted = segments.count(text[: max(160, 153 * limit) + 1])
+        raise serializers.ValidationError(
+            f"The text takes more than {limit} SMS segments (MAX_SEGMENTS): at most "
+            f"{max(160, 153 * limit) if counted.encoding == 'GSM-7' else max(70, 67 * limit)} "
+            f"{'GSM-7' if counted.encoding == 'GSM-7' else 'UCS-2'} characters."
+        )
+    return text
+
+
 class StatusCountsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     by_status = serializers.DictField(
@@ -159,8 +192,12 @@ class StatusCountsSerializer(serializers.Serializer):
 class MailingSerializer(serializers.ModelSerializer):
     text = serializers.CharField(
         allow_blank=False,
-        validators=[RegexValidator(r"\S", "The text must not be only spaces.")],
-        help_text="The message text; not empty.",
+        validators=[
+            RegexValidator(r"\S", "The text must not be only spaces."),
+            validate_text_length,
+        ],
+        help_text="The message text; not empty, at most MAX_SEGMENTS (default 6) SMS "
+        "segments: 918 GSM-7 or 402 UCS-2 characters by default.",
     )
     start_at = serializers.DateTimeField(
         help_text="ISO 8601; without an offset it is UTC. Now or earlier starts at once."
@@ -172,6 +209,12 @@ class MailingSerializer(serializers.ModelSerializer):
     send_window = SendWindowField(
         help_text="Daily window in each client's local time (start inclusive, end exclusive; "
         "may cross midnight), or null for any time."
+    )
+    kind = serializers.ChoiceField(
+        choices=Kind.choices,
+        default=Kind.SERVICE,
+        help_text="advertising: only to clients with consent_at, and in ADVERTISING_WINDOW "
+        "when it has no send window of its own.",
     )
     priority = serializers.ChoiceField(
         choices=Priority.choices,
@@ -186,6 +229,7 @@ class MailingSerializer(serializers.ModelSerializer):
         help_text="Segments per second for this mailing alone; null: only GATEWAY_RATE.",
     )
     paused_reason = serializers.SerializerMethodField()
+    segments = serializers.SerializerMethodField()
     messages = serializers.SerializerMethodField()
 
     class Meta:
@@ -197,8 +241,10 @@ class MailingSerializer(serializers.ModelSerializer):
             "end_at",
             "filter",
             "send_window",
+            "kind",
             "priority",
             "max_rate",
+            "segments",
             "status",
             "paused_reason",
             "created_at",
@@ -212,6 +258,11 @@ class MailingSerializer(serializers.ModelSerializer):
     def get_paused_reason(self, mailing: Mailing) -> str | None:
         """null, "operator", or the automatic reason with its counts and commonest error."""
         return mailing.paused_reason or None
+
+    @extend_schema_field(SegmentsSerializer)
+    def get_segments(self, mailing: Mailing) -> dict[str, Any]:
+        """How many SMS segments its text takes (3GPP TS 23.038)."""
+        return segments_of(mailing.text)
 
     @extend_schema_field(StatusCountsSerializer)
     def get_messages(self, mailing: Mailing) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import grimp
 
-APPS = ["config", "core", "gateway", "accounts", "clients", "mailings", "delivery", "reports"]
+APPS = ["config", "core", "gateway", "accounts", "clients", "stoplist", "mailings", "delivery", "reports"]
 
 
 def app_of(module: str) -> str:

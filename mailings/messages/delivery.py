@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -15,10 +14,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from mailings import selectors
-from mailings.models import MailingStatus, Message, MessageStatus
-
-if TYPE_CHECKING:
-    pass
+from mailings.models import (
+    SUPPRESSED_STOP_LIST,
+    MailingStatus,
+    Message,
+    MessageStatus,
+    effective_window,
+)
+from stoplist import selectors as stoplist_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -92,22 +95,38 @@ def messages_claim(
             "client__timezone",
             "client__phone",  # through the join: null when the client row is gone
             "mailing__max_rate",
+            "mailing__kind",
         )
+        rows = list(rows)
+        listed = stoplist_selectors.listed_among({row[3] for row in rows})
         claimed: list[ClaimedMessage] = []
         orphans: list[int] = []
+        suppressed: list[int] = []
         for row in rows:
             if row[10] is None:  # the client is gone (deleted while a launch created this)
                 orphans.append(row[0])
+            elif row[3] in listed:  # listed while its mailing runs: nothing more goes to it
+                suppressed.append(row[0])
             else:
-                zone = row[9] or "UTC"
-                claimed.append(ClaimedMessage(*row[:9], timezone=zone, max_rate=row[11]))
+                window = effective_window(row[7], row[8], row[12])
+                start, end = window if window is not None else (None, None)
+                claimed.append(
+                    ClaimedMessage(
+                        *row[:7],
+                        window_start=start,
+                        window_end=end,
+                        timezone=row[9] or "UTC",
+                        max_rate=row[11],
+                    )
+                )
+        released = {"next_attempt_at": None, "lease_token": None, "lease_expires_at": None}
         if orphans:
             Message.objects.filter(id__in=orphans).update(
-                status=MessageStatus.CANCELLED,
-                next_attempt_at=None,
-                last_error="client deleted",
-                lease_token=None,
-                lease_expires_at=None,
+                status=MessageStatus.CANCELLED, last_error="client deleted", **released
+            )
+        if suppressed:
+            Message.objects.filter(id__in=suppressed).update(
+                status=MessageStatus.SUPPRESSED, last_error=SUPPRESSED_STOP_LIST, **released
             )
         return claimed
 

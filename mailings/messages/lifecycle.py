@@ -11,8 +11,18 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from mailings.models import PRIORITY_RANK, Mailing, Message, MessageStatus, Priority
+from mailings.models import (
+    PRIORITY_RANK,
+    SUPPRESSED_NO_CONSENT,
+    SUPPRESSED_STOP_LIST,
+    Kind,
+    Mailing,
+    Message,
+    MessageStatus,
+    Priority,
+)
 from mailings.window import next_opening
+from stoplist.models import StopListEntry
 
 if TYPE_CHECKING:
     from django.db.models.deletion import Collector
@@ -27,11 +37,13 @@ def messages_create(
     *, mailing: Mailing, after_client: int, limit: int, now: datetime
 ) -> tuple[int, int | None]:
     """Snapshot the next ``limit`` matching clients (by id, after ``after_client``) into
-    pending messages: one INSERT … SELECT. Returns (messages created, the last client id
-    taken), or (0, None) when no matching client is left.
+    messages: one INSERT … SELECT. Returns (messages created, the last client id taken), or
+    (0, None) when no matching client is left.
 
-    Due now, or not yet due (null) when the mailing has a send window: the window's
-    schedule sets it. ``ON CONFLICT DO NOTHING`` on (mailing, client) makes it idempotent.
+    A client on the stop list, or (advertising) without consent, gets a ``suppressed``
+    message saying why; the others a pending one, due now, or not yet due (null) when the
+    mailing has a send window: the window's schedule sets it. ``ON CONFLICT DO NOTHING`` on
+    (mailing, client) makes it idempotent.
     """
     message_table = Message._meta.db_table
     client_table = Message._meta.get_field("client").related_model._meta.db_table  # type: ignore[union-attr]
@@ -54,15 +66,31 @@ def messages_create(
         if last is None:
             return 0, None
         stamp = connection.ops.adapt_datetimefield_value(now)
-        due = None if mailing.has_send_window else stamp
+        due = None if mailing.window is not None else stamp
+        listed = "s.phone IS NOT NULL"
+        no_consent = "c.consent_at IS NULL" if mailing.kind == Kind.ADVERTISING else "1 = 0"
         cursor.execute(
             f"INSERT INTO {message_table} "  # noqa: S608 -- table names come from models
             "(mailing_id, client_id, phone, status, attempts, priority, next_attempt_at, "
             "created_at, last_error) "
-            f"SELECT %s, c.id, c.phone, 'pending', 0, %s, %s, %s, '' FROM {client_table} c "
-            f"WHERE {where} AND c.id <= %s "
+            f"SELECT %s, c.id, c.phone, CASE WHEN {listed} OR {no_consent} THEN %s ELSE %s END, "
+            f"0, %s, CASE WHEN {listed} OR {no_consent} THEN NULL ELSE %s END, %s, "
+            f"CASE WHEN {listed} THEN %s WHEN {no_consent} THEN %s ELSE '' END "
+            f"FROM {client_table} c LEFT JOIN {StopListEntry._meta.db_table} s "
+            f"ON s.phone = c.phone WHERE {where} AND c.id <= %s "
             "ON CONFLICT (mailing_id, client_id) DO NOTHING",
-            [mailing.pk, PRIORITY_RANK[Priority(mailing.priority)], due, stamp, *params, last],
+            [
+                mailing.pk,
+                MessageStatus.SUPPRESSED.value,
+                MessageStatus.PENDING.value,
+                PRIORITY_RANK[Priority(mailing.priority)],
+                due,
+                stamp,
+                SUPPRESSED_STOP_LIST,
+                SUPPRESSED_NO_CONSENT,
+                *params,
+                last,
+            ],
         )
         return max(cursor.rowcount, 0), int(last)
 
@@ -74,13 +102,14 @@ def messages_schedule_window(*, mailing: Mailing, now: datetime, new_only: bool 
     the end time expire now. Without a window every pending message is due now. With
     ``new_only``, only the messages a launch has just created (not yet due: null).
     """
-    start, end = mailing.send_window_start, mailing.send_window_end
     pending = Message.objects.filter(mailing=mailing, status=MessageStatus.PENDING)
     if new_only:
         pending = pending.filter(next_attempt_at__isnull=True)
-    if start is None or end is None:
+    window = mailing.window
+    if window is None:
         pending.update(next_attempt_at=now)
         return
+    start, end = window
     zones = set(pending.values_list("client__timezone", flat=True).distinct())
     by_due: dict[datetime | None, list[str | None]] = defaultdict(list)
     for zone in zones:

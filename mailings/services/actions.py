@@ -22,6 +22,7 @@ from mailings.messages import (
     messages_schedule_window,
 )
 from mailings.models import (
+    Kind,
     Mailing,
     MailingStatus,
     Message,
@@ -73,6 +74,7 @@ def mailing_create(
     filter_tag: str = "",
     send_window_start: time | None = None,
     send_window_end: time | None = None,
+    kind: str = Kind.SERVICE,
     priority: str = Priority.NORMAL,
     max_rate: float | None = None,
 ) -> Mailing:
@@ -87,6 +89,7 @@ def mailing_create(
         filter_tag=filter_tag,
         send_window_start=send_window_start,
         send_window_end=send_window_end,
+        kind=kind,
         priority=priority,
         max_rate=max_rate,
     )

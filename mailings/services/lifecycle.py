@@ -73,7 +73,7 @@ def _populate_chunk(mailing: Mailing) -> tuple[int, bool]:
     created, last = messages_create(
         mailing=mailing, after_client=mailing.launch_cursor, limit=LAUNCH_CHUNK, now=now
     )
-    if mailing.has_send_window and created:
+    if mailing.window is not None and created:
         messages_schedule_window(mailing=mailing, now=now, new_only=True)
     mailing.launch_progress_at = now
     fields = ["launch_progress_at"]

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import URLPattern, path
+
+from clients import importing, validation
+from core.exceptions import InvalidInput
+from stoplist import services
+from stoplist.models import Source, StopListEntry
+
+
+class StopListEntryForm(forms.ModelForm):
+    class Meta:
+        model = StopListEntry
+        fields = ["phone", "reason"]
+
+    def clean_phone(self) -> str:
+        try:
+            return validation.clean_phone(self.cleaned_data["phone"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV with the header phone,reason (reason optional).")
+
+
+@admin.register(StopListEntry)
+class StopListEntryAdmin(admin.ModelAdmin):
+    form = StopListEntryForm
+    list_display = ["phone", "reason", "source", "created_at", "created_by"]
+    list_filter = ["source"]
+    search_fields = ["phone", "reason"]
+    readonly_fields = ["source", "created_at", "created_by"]
+    change_list_template = "admin/stoplist/stoplistentry/change_list.html"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # An entry's number is what it is: change the reason, or remove it and list another.
+        return [*self.readonly_fields, "phone"] if obj is not None else list(self.readonly_fields)
+
+    def save_model(self, request: HttpRequest, obj: StopListEntry, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        entry, _ = services.stoplist_add(
+            phone=obj.phone,
+            reason=obj.reason,
+            source=Source.ADMIN,
+            created_by=request.user.get_username(),
+        )
+        obj.pk = entry.pk
+
+    def delete_model(self, request: HttpRequest, obj: StopListEntry) -> None:
+        services.stoplist_remove(entry=obj)
+
+    def get_urls(self) -> list[URLPattern]:
+        extra = [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="stoplist_stoplistentry_import",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        form = ImportForm(request.POST or None, request.FILES or None)
+        result = None
+        error = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = services.stoplist_import(
+                    rows=importing.csv_rows(
+                        form.cleaned_data["file"].file, columns=services.IMPORT_COLUMNS
+                    ),
+                    created_by=request.user.get_username(),
+                )
+            except InvalidInput as exc:
+                error = exc.errors
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import the stop list from CSV",
+            "form": form,
+            "result": result,
+            "error": error,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/clients/client/import.html", context)

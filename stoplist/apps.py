@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StoplistConfig(AppConfig):
+    name = "stoplist"
+    verbose_name = "Stop list"
