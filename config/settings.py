@@ -206,6 +206,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MailingStatusEnum": "mailings.models.MailingStatus",
         "MessageStatusEnum": "mailings.models.MessageStatus",
+        "TestSendStatusEnum": "mailings.models.TestSendStatus",
+        "MailingKindEnum": "mailings.models.Kind",
+        "StopListSourceEnum": "stoplist.models.Source",
     },
 }
 

@@ -14,4 +14,7 @@ class Router(SimpleRouter):
         self.trailing_slash = "/?"
 
     def get_lookup_regex(self, viewset: Any, lookup_prefix: str = "") -> str:
+        field = getattr(viewset, "lookup_field", "pk")
+        if field != "pk":  # a natural key (the stop list's phone): the viewset's own pattern
+            return super().get_lookup_regex(viewset, lookup_prefix)
         return f"(?P<{lookup_prefix}pk>[0-9]+)"

@@ -11,8 +11,8 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from core.database import OutageLog, close_broken_connection, is_unavailable
-from delivery import breaker, dispatcher, services
-from mailings import counters, messages, selectors
+from delivery import breaker, dispatcher, services, testsend
+from mailings import counters, messages, selectors, testsends
 from mailings import services as mailing_services
 from mailings.tasks import DISPATCH_TASK
 
@@ -31,6 +31,14 @@ def dispatch() -> None:
         if not is_unavailable(exc):
             raise
         close_broken_connection()  # the next tick starts one when the database is back
+
+
+@shared_task(name=testsends.TEST_SEND_TASK, ignore_result=True)
+def send_test_sends() -> None:
+    """Send the test sends due now (a few rounds, while new ones keep coming)."""
+    for _ in range(10):
+        if not testsend.test_sends_send_due():
+            return
 
 
 @shared_task(name="delivery.tasks.tick", ignore_result=True)
@@ -53,7 +61,7 @@ def run_tick() -> None:
     3. Expire what passed its end time. 4. Return messages of dead dispatchers.
     5. Finish mailings with nothing left to send. 6. Fold the message-count deltas into
     the totals. 7. Start a dispatcher if work is due, sending is not paused and a slot is
-    free."""
+    free. 8. Send the test sends due (retries, or ones whose worker died)."""
     leases_may_lapse = services.scheduler_record_tick()
     for mailing_id in selectors.mailings_due_for_launch():
         mailing_services.mailing_launch(mailing_id=mailing_id)
@@ -65,3 +73,5 @@ def run_tick() -> None:
     counters.counts_compact()
     if selectors.due_work_exists() and services.slot_available() and breaker.pause_reason() is None:
         dispatch.delay()
+    if testsends.test_sends_due_exist():
+        send_test_sends.delay()

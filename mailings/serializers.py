@@ -9,8 +9,18 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 
 from clients import validation
+from clients.serializers import PhoneField
 from mailings import segments
-from mailings.models import Kind, Mailing, Message, MessageStatus, Priority
+from mailings.models import (
+    Kind,
+    Mailing,
+    Message,
+    MessageStatus,
+    Priority,
+    TestSend,
+    TestSendStatus,
+)
+from mailings.testsends import MAX_PHONES
 
 WINDOW_FORMAT = "%H:%M"
 WINDOW_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -328,3 +338,85 @@ class MessageStatisticsSerializer(serializers.Serializer):
 
 class MessageStatusQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=MessageStatus.choices, required=False)
+
+
+class MailingPreviewRequestSerializer(MailingSerializer):
+    """A create's body; ``start_at`` and ``end_at`` may be left out."""
+
+    start_at = serializers.DateTimeField(required=False, help_text="Optional here.")
+    end_at = serializers.DateTimeField(required=False, help_text="Optional here.")
+
+    class Meta(MailingSerializer.Meta):
+        pass
+
+
+class SuppressedCountsSerializer(serializers.Serializer):
+    stop_list = serializers.IntegerField(help_text="Matching clients whose number is listed.")
+    no_consent = serializers.IntegerField(
+        help_text="Advertising only: matching clients, not listed, without consent_at."
+    )
+
+
+class CostSerializer(serializers.Serializer):
+    amount = serializers.CharField(help_text="A decimal: parts x PRICE_PER_SEGMENT.")
+    currency = serializers.CharField(help_text="CURRENCY, e.g. RUB.")
+
+
+class MailingPreviewSerializer(serializers.Serializer):
+    recipients = serializers.IntegerField(help_text="Messages that would be sent.")
+    suppressed = SuppressedCountsSerializer()
+    by_operator_code = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Recipients by operator code."
+    )
+    by_timezone = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Recipients by time zone."
+    )
+    in_window_now = serializers.IntegerField(
+        help_text="Recipients whose send window (or ADVERTISING_WINDOW) is open now."
+    )
+    segments = SegmentsSerializer()
+    parts = serializers.IntegerField(help_text="recipients x segments: what the gateway bills.")
+    cost = CostSerializer(allow_null=True, help_text="null when PRICE_PER_SEGMENT is not set.")
+    estimated_seconds = serializers.FloatField(
+        allow_null=True, help_text="parts ÷ GATEWAY_RATE; null without a rate."
+    )
+
+
+class TestSendRequestSerializer(serializers.Serializer):
+    phones = serializers.ListField(
+        child=PhoneField(max_length=32),
+        min_length=1,
+        max_length=MAX_PHONES,
+        help_text=f"1 to {MAX_PHONES} numbers, written as for a client.",
+    )
+
+    def validate_phones(self, phones: list[str]) -> list[str]:
+        return list(dict.fromkeys(phones))  # one test send per number
+
+
+class TestSendResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    phone = serializers.CharField()
+    status = serializers.ChoiceField(choices=TestSendStatus.choices)
+
+
+class TestSendAcceptedSerializer(serializers.Serializer):
+    results = TestSendResultSerializer(many=True)
+
+
+class TestSendSerializer(serializers.ModelSerializer):
+    mailing_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = TestSend
+        fields = [
+            "id",
+            "mailing_id",
+            "phone",
+            "status",
+            "attempts",
+            "last_error",
+            "created_at",
+            "sent_at",
+        ]
+        read_only_fields = fields

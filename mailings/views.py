@@ -3,8 +3,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -21,15 +27,23 @@ from core.openapi import (
 )
 from core.pagination import KnownCount, paginate
 from mailings import selectors, services
-from mailings.models import Mailing, Message, MessageStatus
+from mailings.export import export_rows
+from mailings.models import Kind, Mailing, Message, MessageStatus, TestSend
+from mailings.preview import mailing_preview
 from mailings.serializers import (
+    MailingPreviewRequestSerializer,
+    MailingPreviewSerializer,
     MailingSerializer,
     MailingStatisticsRowSerializer,
     MessageSerializer,
     MessageStatisticsSerializer,
     MessageStatusQuerySerializer,
     OverallStatisticsSerializer,
+    TestSendAcceptedSerializer,
+    TestSendRequestSerializer,
+    TestSendSerializer,
 )
+from mailings.testsends import test_sends_create
 
 UPDATE_RULES = (
     "A `scheduled` mailing may change any field (a start time now or earlier starts it); a "
@@ -191,6 +205,80 @@ class MailingViewSet(
         return self._mailing_response(services.mailing_retry_failed(mailing=self.get_object()))
 
     @extend_schema(
+        summary="Preview a mailing before creating it",
+        description="Takes a create's body (`start_at` and `end_at` optional) and saves "
+        "nothing. Counts what a launch now would create: recipients, those suppressed (stop "
+        "list; no consent for advertising), recipients by operator code and time zone, how "
+        "many are inside their send window now, the text's segments, parts (recipients x "
+        "segments), the cost from PRICE_PER_SEGMENT and the time at GATEWAY_RATE.",
+        request=MailingPreviewRequestSerializer,
+        responses={200: MailingPreviewSerializer, 400: VALIDATION_ERROR, **ERROR_RESPONSES},
+    )
+    @action(detail=False, methods=["post"], pagination_class=None)
+    def preview(self, request: Request) -> Response:
+        serializer = MailingPreviewRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = mailing_preview(
+            text=data["text"],
+            filter_operator_code=data.get("filter_operator_code", ""),
+            filter_tag=data.get("filter_tag", ""),
+            kind=data.get("kind", Kind.SERVICE),
+            send_window_start=data.get("send_window_start"),
+            send_window_end=data.get("send_window_end"),
+        )
+        return Response(result.as_dict())
+
+    @extend_schema(
+        summary="Send the mailing's text to test numbers now",
+        description="1 to 5 numbers get the text now, whatever the mailing's status, start, "
+        "end or window. Test sends count in no statistic and retry like messages for "
+        "TEST_SEND_RETRY_SECONDS (10 minutes); a listed number's is `suppressed`. Follow "
+        "each at `GET /api/test_sends/{id}/`.",
+        request=TestSendRequestSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            202: TestSendAcceptedSerializer,
+            400: VALIDATION_ERROR,
+            404: NOT_FOUND,
+            **ERROR_RESPONSES,
+            **IDEMPOTENCY_RESPONSES,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def test_send(self, request: Request, pk: str | None = None) -> Response:
+        mailing = self.get_object()
+        serializer = TestSendRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = test_sends_create(mailing=mailing, phones=serializer.validated_data["phones"])
+        results = [{"id": t.pk, "phone": t.phone, "status": t.status} for t in created]
+        return Response({"results": results}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Export a mailing's messages as CSV",
+        description="Streams `text/csv` with the header "
+        "`message_id,client_id,phone,status,attempts,created_at,sent_at,last_error`, one row "
+        "per message in id order, in bounded memory however many. A cell starting with `=`, "
+        "`+`, `-` or `@` is prefixed with `'` (no formula runs when it is opened).",
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                response={"type": "string"}, description="The CSV file."
+            ),
+            404: NOT_FOUND,
+            **ERROR_RESPONSES,
+        },
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def export(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
+        mailing = self.get_object()
+        response = StreamingHttpResponse(
+            export_rows(mailing_id=mailing.pk), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="mailing-{mailing.pk}.csv"'
+        return response
+
+    @extend_schema(
         summary="Statistics over all mailings",
         description="Mailings by status and messages by status over everything, then a "
         "page of mailings with their message counts (newest first).",
@@ -235,3 +323,14 @@ class MailingViewSet(
             mailing, context={**self.get_serializer_context(), "message_counts": counts}
         ).data
         return Response({"mailing": mailing_data, **counts[mailing.pk], **paginated})
+
+
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="Read a test send",
+        responses={200: TestSendSerializer, 404: NOT_FOUND, **ERROR_RESPONSES},
+    ),
+)
+class TestSendViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = TestSendSerializer
+    queryset = TestSend.objects.all()

@@ -9,7 +9,17 @@ from pathlib import Path
 
 import grimp
 
-APPS = ["config", "core", "gateway", "accounts", "clients", "stoplist", "mailings", "delivery", "reports"]
+APPS = [
+    "config",
+    "core",
+    "gateway",
+    "accounts",
+    "clients",
+    "stoplist",
+    "mailings",
+    "delivery",
+    "reports",
+]
 
 
 def app_of(module: str) -> str:

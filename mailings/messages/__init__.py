@@ -6,6 +6,7 @@ claims them and records outcomes, the scheduler recovers lapsed claims.
 
     pending ──claim──▶ sending ──outcome──▶ sent | failed | expired | pending (retry, window)
     pending ──▶ cancelled (mailing cancelled, client deleted) | expired (end time, no window)
+    (launch) ──▶ suppressed (stop list, no consent)   pending ──claim──▶ suppressed (listed since)
     sending ──lease lapsed──▶ pending        failed ──retry──▶ pending
 
 Other modules call these services (the mailing services, the dispatcher, the scheduler);
