@@ -37,7 +37,7 @@ def dispatch() -> None:
 def send_test_sends() -> None:
     """Send the test sends due now (a few rounds, while new ones keep coming)."""
     for _ in range(10):
-        if not testsend.test_sends_send_due():
+        if not testsend.send_due_test_sends():
             return
 
 
@@ -73,5 +73,5 @@ def run_tick() -> None:
     counters.counts_compact()
     if selectors.due_work_exists() and services.slot_available() and breaker.pause_reason() is None:
         dispatch.delay()
-    if testsends.test_sends_due_exist():
+    if testsends.due_test_sends_exist():
         send_test_sends.delay()

@@ -17,7 +17,7 @@ from core.logging import mask_phone
 from delivery.policy import Kind, RetryPolicy, decide
 from gateway.client import GatewayClient, GatewayError
 from mailings.models import TestSendStatus
-from mailings.testsends import ClaimedTestSend, test_send_record, test_sends_claim
+from mailings.testsends import ClaimedTestSend, claim_test_sends, record_test_send
 
 logger = logging.getLogger("delivery.dispatcher")
 
@@ -48,9 +48,9 @@ async def _send_all(claimed: list[ClaimedTestSend]) -> list[GatewayError | None]
         return await asyncio.gather(*(one(item) for item in claimed))
 
 
-def test_sends_send_due() -> int:
+def send_due_test_sends() -> int:
     """Claim the due test sends, send them, record each outcome; returns how many went."""
-    claimed = test_sends_claim()
+    claimed = claim_test_sends()
     if not claimed:
         return 0
     errors = asyncio.run(_send_all(claimed))
@@ -60,7 +60,7 @@ def test_sends_send_due() -> int:
         decision = decide(
             error, attempts=item.attempts, now=now, end_at=item.give_up_at, policy=policy
         )
-        test_send_record(
+        record_test_send(
             test_send_id=item.id,
             status=STATUS_OF[decision.kind],
             attempts=decision.attempts,

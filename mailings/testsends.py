@@ -34,7 +34,7 @@ LEASE_SECONDS = 60.0
 CLAIM_LIMIT = 100
 
 
-def test_sends_create(*, mailing: Mailing, phones: list[str]) -> list[TestSend]:
+def create_test_sends(*, mailing: Mailing, phones: list[str]) -> list[TestSend]:
     """One test send per number (already normalized, at most ``MAX_PHONES``); a listed
     number's is ``suppressed`` at once. The worker is woken after commit."""
     now = timezone.now()
@@ -69,12 +69,12 @@ class ClaimedTestSend:
     give_up_at: datetime  # created_at + TEST_SEND_RETRY_SECONDS
 
 
-def test_sends_due_exist(*, now: datetime | None = None) -> bool:
+def due_test_sends_exist(*, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return TestSend.objects.filter(status=TestSendStatus.PENDING, next_attempt_at__lte=now).exists()
 
 
-def test_sends_claim(*, now: datetime | None = None) -> list[ClaimedTestSend]:
+def claim_test_sends(*, now: datetime | None = None) -> list[ClaimedTestSend]:
     """Take the due test sends under a lease (another worker may take one whose lease
     lapsed); a number listed since its creation is suppressed instead."""
     now = now or timezone.now()
@@ -112,7 +112,7 @@ def test_sends_claim(*, now: datetime | None = None) -> list[ClaimedTestSend]:
     ]
 
 
-def test_send_record(
+def record_test_send(
     *,
     test_send_id: int,
     status: TestSendStatus,

@@ -43,7 +43,7 @@ from mailings.serializers import (
     TestSendRequestSerializer,
     TestSendSerializer,
 )
-from mailings.testsends import test_sends_create
+from mailings.testsends import create_test_sends
 
 UPDATE_RULES = (
     "A `scheduled` mailing may change any field (a start time now or earlier starts it); a "
@@ -251,7 +251,7 @@ class MailingViewSet(
         mailing = self.get_object()
         serializer = TestSendRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = test_sends_create(mailing=mailing, phones=serializer.validated_data["phones"])
+        created = create_test_sends(mailing=mailing, phones=serializer.validated_data["phones"])
         results = [{"id": t.pk, "phone": t.phone, "status": t.status} for t in created]
         return Response({"results": results}, status=status.HTTP_202_ACCEPTED)
 
