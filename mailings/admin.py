@@ -7,15 +7,19 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.exceptions import Conflict, InvalidInput
 from mailings import selectors, services
-from mailings.forms import MailingForm
+from mailings.export import export_rows
+from mailings.forms import MailingForm, api_body
 from mailings.models import Mailing, Message, MessageStatus
+from mailings.preview import mailing_preview
+from mailings.serializers import MailingPreviewRequestSerializer
 
 PROGRESS_COLOURS = {
     MessageStatus.SENT: "#2e7d32",
@@ -24,6 +28,7 @@ PROGRESS_COLOURS = {
     MessageStatus.CANCELLED: "#6d4c41",
     MessageStatus.SENDING: "#1565c0",
     MessageStatus.PENDING: "#90caf9",
+    MessageStatus.SUPPRESSED: "#fbc02d",
 }
 
 
@@ -56,8 +61,17 @@ def counts_bar(counts: dict[str, Any]) -> str:
 @admin.register(Mailing)
 class MailingAdmin(admin.ModelAdmin):
     form = MailingForm
-    list_display = ["id", "short_text", "status", "priority", "start_at", "end_at", "progress"]
-    list_filter = ["status"]
+    list_display = [
+        "id",
+        "short_text",
+        "status",
+        "kind",
+        "priority",
+        "start_at",
+        "end_at",
+        "progress",
+    ]
+    list_filter = ["status", "kind"]
     search_fields = ["text"]
     readonly_fields = [
         "status",
@@ -69,6 +83,53 @@ class MailingAdmin(admin.ModelAdmin):
         "deliveries_chart",
     ]
     actions = ["start_now", "pause", "resume", "cancel", "retry_failed"]
+    change_form_template = "admin/mailings/mailing/change_form.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        extra = [
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="mailings_mailing_preview",
+            ),
+            path(
+                "<int:mailing_id>/export/",
+                self.admin_site.admin_view(self.export_view),
+                name="mailings_mailing_export",
+            ),
+        ]
+        return extra + super().get_urls()
+
+    def preview_view(self, request: HttpRequest) -> JsonResponse:
+        """The form's current fields, previewed as ``POST /api/mailings/preview/`` would."""
+        if request.method != "POST":
+            return JsonResponse({"errors": {"method": ["POST the form's fields."]}}, status=405)
+        form = MailingForm(request.POST)
+        form.is_valid()
+        data = form.cleaned_data if hasattr(form, "cleaned_data") else {}
+        body = api_body(data)
+        body.pop("start_at"), body.pop("end_at")
+        serializer = MailingPreviewRequestSerializer(data=body)
+        if not serializer.is_valid():
+            return JsonResponse({"errors": serializer.errors})
+        fields = serializer.validated_data
+        result = mailing_preview(
+            text=fields["text"],
+            filter_operator_code=fields.get("filter_operator_code", ""),
+            filter_tag=fields.get("filter_tag", ""),
+            kind=fields.get("kind", "service"),
+            send_window_start=fields.get("send_window_start"),
+            send_window_end=fields.get("send_window_end"),
+        )
+        return JsonResponse(result.as_dict())
+
+    def export_view(self, request: HttpRequest, mailing_id: int) -> StreamingHttpResponse:
+        mailing = get_object_or_404(Mailing, pk=mailing_id)
+        response = StreamingHttpResponse(
+            export_rows(mailing_id=mailing.pk), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="mailing-{mailing.pk}.csv"'
+        return response
 
     @admin.display(description="text")
     def short_text(self, mailing: Mailing) -> str:

@@ -20,6 +20,7 @@ FIELDS = [
     "filter_tag",
     "send_window_start",
     "send_window_end",
+    "kind",
     "priority",
     "max_rate",
 ]
@@ -47,6 +48,7 @@ def api_body(data: dict[str, Any]) -> dict[str, Any]:
             "tag": data.get("filter_tag") or None,
         },
         "send_window": window and {k: v.strftime("%H:%M") for k, v in window.items() if v},
+        "kind": data.get("kind") or "service",
         "priority": data.get("priority") or "normal",
         "max_rate": data.get("max_rate"),
     }
@@ -60,6 +62,9 @@ class MailingForm(forms.ModelForm):
     class Meta:
         model = Mailing
         fields = FIELDS
+
+    class Media:
+        js = ["mailings/segments.js"]  # characters, segments and the preview as one types
 
     validated: dict[str, Any]
 

@@ -15,6 +15,10 @@ from stoplist.models import Source, StopListEntry
 
 
 class StopListEntryForm(forms.ModelForm):
+    phone = forms.CharField(
+        max_length=32, help_text="As for a client: +7 (900) 123-45-67 or 79001234567."
+    )
+
     class Meta:
         model = StopListEntry
         fields = ["phone", "reason"]

@@ -28,6 +28,7 @@ def form(**overrides: Any) -> dict[str, Any]:
         "filter_tag": "",
         "send_window_start": "09:00",
         "send_window_end": "21:00",
+        "kind": "service",
         "priority": "normal",
         "max_rate": "",
     }
@@ -237,3 +238,58 @@ def test_a_mailings_page_charts_its_deliveries_over_time(admin_client: Browser) 
     assert ": 3 sent</title>" in page and ": 2 sent</title>" in page
     assert "peak 3 a bucket" in page
     assert "<script" not in page.split('id="deliveries-chart"')[1].split("</svg>")[0]
+
+
+def test_the_form_counts_segments_and_previews_before_saving(admin_client: Browser) -> None:
+    page = admin_client.get("/admin/mailings/mailing/add/")
+    assert b"mailings/segments" in page.content  # the counter's script, served by the project
+    assert b"mailing-preview-url" in page.content
+    ClientFactory.create(phone="79000000001", operator_code="900")
+    ClientFactory.create(phone="79000000002", operator_code="900")
+    ClientFactory.create(phone="79010000003", operator_code="901")
+    from stoplist.models import StopListEntry
+
+    StopListEntry.objects.create(phone="79000000002")
+    answer = admin_client.post(
+        "/admin/mailings/mailing/preview/",
+        form(text="Ж" * 71, send_window_start="", send_window_end=""),
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["recipients"] == 1
+    assert body["suppressed"] == {"stop_list": 1, "no_consent": 0}
+    assert body["segments"]["segments"] == 2
+    assert body["parts"] == 2
+    assert Mailing.objects.count() == 0
+    bad = admin_client.post("/admin/mailings/mailing/preview/", form(text=""))
+    assert "errors" in bad.json()
+
+
+def test_the_change_page_exports_the_messages_as_csv(admin_client: Browser) -> None:
+    mailing = MailingFactory.create()
+    message = MessageFactory.create(mailing=mailing, last_error="=1+1")
+    page = admin_client.get(f"/admin/mailings/mailing/{mailing.pk}/change/")
+    assert f"/admin/mailings/mailing/{mailing.pk}/export/".encode() in page.content
+    answer = admin_client.get(f"/admin/mailings/mailing/{mailing.pk}/export/")
+    text = b"".join(answer.streaming_content).decode()
+    assert text.splitlines()[0].startswith("message_id,client_id,phone")
+    assert f"{message.pk}," in text
+    assert "'=1+1" in text
+
+
+def test_the_stop_list_admin_lists_and_imports(admin_client: Browser) -> None:
+    from stoplist.models import StopListEntry
+
+    added = admin_client.post(
+        "/admin/stoplist/stoplistentry/add/", {"phone": "+7 900 000-00-01", "reason": "STOP"}
+    )
+    assert added.status_code == 302, added.content
+    entry = StopListEntry.objects.get()
+    assert (entry.phone, entry.source, entry.created_by) == ("79000000001", "admin", "admin")
+    import io
+
+    upload = io.BytesIO(b"phone,reason\n79000000002,x\nbad,y\n")
+    upload.name = "stop.csv"
+    page = admin_client.post("/admin/stoplist/stoplistentry/import/", {"file": upload})
+    assert b"1 created, 0 updated, 1 rejected" in page.content
+    assert StopListEntry.objects.filter(phone="79000000002", source="import").exists()
