@@ -38,6 +38,12 @@ CREDENTIAL_ERRORS = Counter(
     "401/403 answers from the gateway: our GATEWAY_TOKEN is wrong.",
 )
 
+TEST_SENDS = Counter(
+    "mailing_test_sends_total",
+    "Test-send attempts, by outcome (sent, retry, failed, expired, released).",
+    ["outcome"],
+)
+
 CIRCUIT_CODES = {"closed": 0, "open": 1, "half_open": 2}
 
 
@@ -47,7 +53,8 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from delivery.breaker import gateway_state, pause_reason
-        from mailings.selectors import mailings_by_status, messages_due_count
+        from mailings.selectors import mailings_by_status, messages_due_count, statistics_overview
+        from stoplist.selectors import stoplist_entries
 
         due = GaugeMetricFamily(
             "mailing_due_messages",
@@ -60,6 +67,19 @@ class DatabaseCollector(Collector):
         for status, count in mailings_by_status().items():
             mailings.add_metric([status], count)
         yield mailings
+
+        messages = GaugeMetricFamily(
+            "mailing_messages",
+            "Messages by status over every mailing (suppressed: stop list or no consent).",
+            labels=["status"],
+        )
+        for status, count in statistics_overview()["messages"]["by_status"].items():
+            messages.add_metric([status], count)
+        yield messages
+
+        listed = GaugeMetricFamily("mailing_stoplist_entries", "Numbers on the stop list.")
+        listed.add_metric([], stoplist_entries().count())
+        yield listed
 
         circuit = GaugeMetricFamily(
             "mailing_gateway_circuit_state",

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.logging import mask_phone
+from delivery import metrics
 from delivery.policy import Kind, RetryPolicy, decide
 from gateway.client import GatewayClient, GatewayError
 from mailings.models import TestSendStatus
@@ -67,6 +68,7 @@ def send_due_test_sends() -> int:
             next_attempt_at=decision.next_attempt_at,
             error=decision.error,
         )
+        metrics.TEST_SENDS.labels(decision.kind.value).inc()
         logger.info(
             "test send attempt",
             extra={

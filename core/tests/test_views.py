@@ -47,12 +47,31 @@ def test_metrics_expose_request_counts_by_view(api: APIClient, anon: APIClient) 
 
 
 @pytest.mark.django_db
+def test_metrics_count_messages_by_status_and_the_stop_list(anon: APIClient) -> None:
+    from mailings.models import MessageStatus
+    from mailings.tests.factories import MessageFactory
+    from stoplist.models import StopListEntry
+
+    MessageFactory.create(status=MessageStatus.SUPPRESSED, last_error="stop list")
+    MessageFactory.create(status=MessageStatus.SENT)
+    StopListEntry.objects.create(phone="79000000001")
+
+    body = anon.get("/metrics").content.decode()
+
+    assert 'mailing_messages{status="suppressed"} 1.0' in body
+    assert 'mailing_messages{status="sent"} 1.0' in body
+    assert "mailing_stoplist_entries 1.0" in body
+
+
+@pytest.mark.django_db
 def test_api_root_lists_the_resources(api: APIClient) -> None:
     body = api.get("/api/").data
 
     assert body["clients"].endswith("/api/clients/")
     assert body["mailings"].endswith("/api/mailings/")
     assert body["statistics"].endswith("/api/mailings/statistics/")
+    assert body["stoplist"].endswith("/api/stoplist/")
+    assert body["mailings_preview"].endswith("/api/mailings/preview/")
 
 
 @pytest.mark.django_db

@@ -199,3 +199,14 @@ def test_make_report_sends_the_last_24_hours_now(inbox: Inbox) -> None:
     assert len(inbox.received) == 1
     assert "1 of 1 messages sent (100%) in 1 mailings" in inbox.received[0][1]["Subject"]
     assert DailyReport.objects.count() == 0  # the daily report is not affected
+
+
+@pytest.mark.django_db
+def test_the_report_counts_suppressed_messages(inbox: Inbox, the_day: dict[str, Any]) -> None:
+    MessageFactory.create(mailing=the_day["running"], status="suppressed", last_error="stop list")
+
+    assert services.daily_report_run(now=AT_REPORT_TIME) is True
+
+    text = parts(inbox.received[0][1])["text/plain"]
+    assert "  suppressed: 1" in text  # in the totals
+    assert "3 messages, delivery rate 33%" in text and "suppressed 1" in text
