@@ -111,6 +111,18 @@ def test_an_operator_runs_a_mailing_from_the_browser(
     page.fill("#id_end_at_0", end.strftime("%Y-%m-%d"))
     page.fill("#id_end_at_1", end.strftime("%H:%M:%S"))
     page.fill("#id_filter_tag", "browser")
+    # The form counts segments as one types, and shows the preview's figures before saving.
+    page.wait_for_function(
+        "document.getElementById('mailing-preview').textContent.includes('Would reach 40 ')"
+    )
+    assert page.inner_text("#segment-counter") == "22 characters (GSM-7), 1 segment"
+    page.fill("#id_text", "Ж" * 71)
+    assert page.inner_text("#segment-counter") == "71 characters (UCS-2), 2 segments"
+    page.wait_for_function(
+        "document.getElementById('mailing-preview').textContent.includes('80 parts')"
+    )
+    shot(page, "mailing-form-preview")
+    page.fill("#id_text", "Hello from the browser")
     page.click("input[name=_save]")
     page.wait_for_url(f"{base}/admin/mailings/mailing/")
     mailing = Mailing.objects.get(text="Hello from the browser")

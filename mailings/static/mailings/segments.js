@@ -48,6 +48,10 @@
     preview.id = "mailing-preview";
     preview.className = "help";
     text.parentNode.appendChild(preview);
+    // Below the text box, one line each (the admin lays a field's row out as a flex box).
+    text.parentNode.style.flexWrap = "wrap";
+    counter.style.flexBasis = preview.style.flexBasis = "100%";
+    counter.style.marginLeft = preview.style.marginLeft = "0";
     var form = text.form;
     var previewUrl = form.getAttribute("data-preview-url") ||
       document.getElementById("mailing-preview-url").getAttribute("data-url");
