@@ -110,7 +110,7 @@ def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-_CHECKS: dict[str, Callable[[Any], str]] = {
+_CHECKS: dict[str, Callable[[Any], Any]] = {
     "phone": validation.clean_phone,
     "operator_code": validation.clean_operator_code,
     "tag": validation.clean_tag,
@@ -162,7 +162,7 @@ def _clean_row(raw: Mapping[str, Any]) -> tuple[Cleaned | None, dict[str, list[s
         return None, errors
     phone = cleaned["phone"]
     assert phone is not None  # noqa: S101 -- a missing phone is an error above
-    consent_at = cleaned["consent_at"]
+    consent_at: Any = cleaned["consent_at"]
     if consent_at is not None and connection.vendor != "postgresql":
         consent_at = connection.ops.adapt_datetimefield_value(consent_at)
     row = (phone, cleaned["operator_code"], cleaned["tag"], cleaned["timezone"])

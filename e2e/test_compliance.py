@@ -69,7 +69,9 @@ def test_consent_splits_an_advertising_mailing_and_the_preview_matches_the_launc
     assert preview["suppressed"] == {"stop_list": 1, "no_consent": 200}
     assert preview["parts"] == 299
 
-    created = create_mailing(api, text, **{k: v for k, v in body.items() if k != "text"})
+    created = create_mailing(
+        api, text, filter=body["filter"], kind="advertising", send_window=body["send_window"]
+    )
     wait_finished(created["id"], timeout=120)
 
     assert counts(created["id"]) == {"sent": preview["recipients"], "suppressed": 201}
@@ -77,9 +79,7 @@ def test_consent_splits_an_advertising_mailing_and_the_preview_matches_the_launc
     assert reached == {c.phone for c in consented[1:]}
     no_consent = Message.objects.filter(mailing_id=created["id"], last_error="no consent")
     assert no_consent.count() == preview["suppressed"]["no_consent"]
-    assert not Client.objects.filter(
-        phone__in=reached, consent_at__isnull=True
-    ).exists()
+    assert not Client.objects.filter(phone__in=reached, consent_at__isnull=True).exists()
 
 
 def test_a_test_send_of_tomorrows_mailing_reaches_the_gateway_now(live: Stack) -> None:

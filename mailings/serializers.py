@@ -163,17 +163,20 @@ def segments_of(text: str) -> dict[str, Any]:
     }
 
 
-def validate_text_length(text: str) -> str:
-    """At most ``MAX_SEGMENTS`` segments (SPEC 8.1); a long text is refused before counting."""
+def validate_text_length(text: str) -> None:
+    """At most ``MAX_SEGMENTS`` segments (SPEC 8.1). A text longer than the most GSM-7
+    characters that many segments hold is refused before it is counted (or cached)."""
     limit = settings.MAX_SEGMENTS
-    if len(text) > max(160, 153 * limit) or segments.count(text).segments > limit:
-        counted = segments.count(text[: max(160, 153 * limit) + 1])
-        raise serializers.ValidationError(
-            f"The text takes more than {limit} SMS segments (MAX_SEGMENTS): at most "
-            f"{max(160, 153 * limit) if counted.encoding == 'GSM-7' else max(70, 67 * limit)} "
-            f"{'GSM-7' if counted.encoding == 'GSM-7' else 'UCS-2'} characters."
-        )
-    return text
+    most_gsm, most_ucs = max(160, 153 * limit), max(70, 67 * limit)
+    head = text[: most_gsm + 1]
+    if len(text) <= most_gsm and segments.count(text).segments <= limit:
+        return
+    encoding = segments.count(head).encoding
+    most = most_gsm if encoding == "GSM-7" else most_ucs
+    raise serializers.ValidationError(
+        f"The text takes more than {limit} SMS segments (MAX_SEGMENTS): at most {most} "
+        f"{encoding} characters fit."
+    )
 
 
 class StatusCountsSerializer(serializers.Serializer):

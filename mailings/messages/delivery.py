@@ -82,22 +82,23 @@ def messages_claim(
         Message.objects.filter(id__in=ids, status=MessageStatus.PENDING).update(
             status=MessageStatus.SENDING, lease_token=token, lease_expires_at=lease_until
         )
-        rows = Message.objects.filter(id__in=ids, lease_token=token).values_list(
-            "id",
-            "mailing_id",
-            "client_id",
-            "phone",
-            "mailing__text",
-            "attempts",
-            "mailing__end_at",
-            "mailing__send_window_start",
-            "mailing__send_window_end",
-            "client__timezone",
-            "client__phone",  # through the join: null when the client row is gone
-            "mailing__max_rate",
-            "mailing__kind",
+        rows = list(
+            Message.objects.filter(id__in=ids, lease_token=token).values_list(
+                "id",
+                "mailing_id",
+                "client_id",
+                "phone",
+                "mailing__text",
+                "attempts",
+                "mailing__end_at",
+                "mailing__send_window_start",
+                "mailing__send_window_end",
+                "client__timezone",
+                "client__phone",  # through the join: null when the client row is gone
+                "mailing__max_rate",
+                "mailing__kind",
+            )
         )
-        rows = list(rows)
         listed = stoplist_selectors.listed_among({row[3] for row in rows})
         claimed: list[ClaimedMessage] = []
         orphans: list[int] = []

@@ -271,7 +271,7 @@ def test_the_change_page_exports_the_messages_as_csv(admin_client: Browser) -> N
     page = admin_client.get(f"/admin/mailings/mailing/{mailing.pk}/change/")
     assert f"/admin/mailings/mailing/{mailing.pk}/export/".encode() in page.content
     answer = admin_client.get(f"/admin/mailings/mailing/{mailing.pk}/export/")
-    text = b"".join(answer.streaming_content).decode()
+    text = b"".join(answer.streaming_content).decode()  # type: ignore[attr-defined]
     assert text.splitlines()[0].startswith("message_id,client_id,phone")
     assert f"{message.pk}," in text
     assert "'=1+1" in text

@@ -98,6 +98,7 @@ def test_advertising_without_a_window_goes_out_in_advertising_window(
     pending = Message.objects.filter(mailing=mailing, status=MessageStatus.PENDING)
     assert pending.count() == 3
     for message in pending.select_related("client"):
+        assert message.next_attempt_at is not None and message.client is not None
         local = message.next_attempt_at.astimezone(ZoneInfo(message.client.timezone))
         assert message.next_attempt_at > timezone.now() + timedelta(minutes=30)
         assert local.time() == start, (message.phone, local)
@@ -107,8 +108,7 @@ def test_advertising_window_empty_means_any_time(directory: Any, settings: Any) 
     settings.ADVERTISING_WINDOW = None
     mailing = launch(filter_operator_code="900", kind=Kind.ADVERTISING)
     due = Message.objects.filter(mailing=mailing, status=MessageStatus.PENDING)
-    assert all(m.next_attempt_at is not None for m in due)
-    assert all(m.next_attempt_at <= timezone.now() for m in due)
+    assert all(m.next_attempt_at is not None and m.next_attempt_at <= timezone.now() for m in due)
 
 
 @pytest.mark.parametrize("kind", [Kind.SERVICE, Kind.ADVERTISING])
