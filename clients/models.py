@@ -18,7 +18,9 @@ class Client(models.Model):
     timezone = models.CharField(max_length=64, default=DEFAULT_TIMEZONE)
     # Consent to advertising (38-FZ art. 18): when and how it was given; null: none.
     consent_at = models.DateTimeField(null=True, blank=True)
-    consent_source = models.CharField(max_length=CONSENT_SOURCE_MAX_LENGTH, blank=True, default="")
+    consent_source = models.CharField(
+        max_length=CONSENT_SOURCE_MAX_LENGTH, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField(default=now, editable=False)
 
     class Meta:

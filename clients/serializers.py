@@ -14,6 +14,7 @@ from rest_framework.validators import UniqueValidator
 
 from clients import validation
 from clients.models import Client
+from core.fields import StringField
 
 
 @extend_schema_field({"type": "string", "pattern": validation.PHONE_INPUT_PATTERN, "maxLength": 32})
@@ -21,6 +22,8 @@ class PhoneField(serializers.CharField):
     """Accepts ``+7 (900) 123-45-67``, ``79001234567`` or the number; stores 11 digits."""
 
     def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         try:
             return validation.clean_phone(data)
         except ValueError as exc:
@@ -91,7 +94,7 @@ class ClientSerializer(serializers.ModelSerializer):
         ],
         help_text="3 digits; derived from phone digits 2-4 when omitted or empty.",
     )
-    tag = serializers.CharField(
+    tag = StringField(
         required=False,
         allow_blank=True,
         allow_null=True,
@@ -112,7 +115,7 @@ class ClientSerializer(serializers.ModelSerializer):
         help_text="When the client consented to advertising (ISO 8601), or null: no "
         "consent. Advertising mailings reach consenting clients only.",
     )
-    consent_source = serializers.CharField(
+    consent_source = StringField(
         required=False,
         allow_blank=True,
         max_length=validation.CONSENT_SOURCE_MAX_LENGTH,

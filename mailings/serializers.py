@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from clients import validation
 from clients.serializers import PhoneField
+from core.fields import StringField
 from mailings import segments
 from mailings.models import (
     Kind,
@@ -42,7 +43,7 @@ class MailingFilterSerializer(serializers.Serializer):
     operator_code = FilterCodeField(
         required=False, allow_null=True, allow_blank=True, help_text="3 digits, or null: any."
     )
-    tag = serializers.CharField(
+    tag = StringField(
         required=False,
         allow_null=True,
         allow_blank=True,
@@ -203,7 +204,7 @@ class StatusCountsSerializer(serializers.Serializer):
     ]
 )
 class MailingSerializer(serializers.ModelSerializer):
-    text = serializers.CharField(
+    text = StringField(
         allow_blank=False,
         validators=[
             RegexValidator(r"\S", "The text must not be only spaces."),

@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 
 from clients.serializers import PhoneField
+from core.fields import StringField
 from stoplist.models import REASON_MAX_LENGTH, StopListEntry
 
 
@@ -22,7 +23,7 @@ class StopListEntrySerializer(serializers.ModelSerializer):
         help_text="11 digits starting with 7; a leading +, spaces, dashes and parentheses "
         "are stripped.",
     )
-    reason = serializers.CharField(
+    reason = StringField(
         required=False,
         allow_blank=True,
         default="",

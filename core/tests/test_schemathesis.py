@@ -50,10 +50,28 @@ def refusal_reason(check: dict[str, Any], interaction: dict[str, Any] | None) ->
         for pattern, reason in DATA_REFUSALS:
             if re.search(pattern, body):
                 return reason
+    if response.get("status_code") == 422 and "Idempotency-Key was used" in body:
+        return "an Idempotency-Key generated again for another body (one key, one request)"
     uri = interaction["request"]["uri"]
     if response.get("status_code") == 405 and STATEFUL_ID.search(uri):
         return "a stateful link put a path word (import) into {id}, an integer"
     return None
+
+
+def exchange(interaction: dict[str, Any] | None) -> str:
+    """The request and the answer of a failure, shortened, for the assertion message."""
+    if not interaction:
+        return ""
+    request, response = interaction["request"], interaction.get("response") or {}
+
+    def text(part: dict[str, Any], key: str) -> str:
+        raw = (part.get(key) or {}).get("$base64", "")
+        return base64.b64decode(raw).decode(errors="replace")[:300] if raw else ""
+
+    return (
+        f"\n    {request.get('method')} {request.get('uri')} {text(request, 'body')!r}"
+        f"\n    -> {response.get('status_code')} {text(response, 'content')!r}"
+    )
 
 
 def failures(report: Path) -> tuple[list[str], Counter[str]]:
@@ -74,7 +92,10 @@ def failures(report: Path) -> tuple[list[str], Counter[str]]:
                 if reason:
                     tolerated[f"{failure['operation']}: {reason}"] += 1
                 else:
-                    real.append(f"{failure['code']} {failure['operation']}: {failure['title']}")
+                    real.append(
+                        f"{failure['code']} {failure['operation']}: {failure['title']}"
+                        f"{exchange(interaction)}"
+                    )
     return real, tolerated
 
 

@@ -66,15 +66,21 @@ def messages_create(
         if last is None:
             return 0, None
         stamp = connection.ops.adapt_datetimefield_value(now)
-        due = None if mailing.window is not None else stamp
         listed = "s.phone IS NOT NULL"
         no_consent = "c.consent_at IS NULL" if mailing.kind == Kind.ADVERTISING else "1 = 0"
+        # Due now, unless suppressed or waiting for a window (then null, the schedule's to
+        # set). Null is written as SQL: a typeless parameter would make PostgreSQL read the
+        # CASE as text.
+        if mailing.window is None:
+            due_sql, due = f"CASE WHEN {listed} OR {no_consent} THEN NULL ELSE %s END", [stamp]
+        else:
+            due_sql, due = "NULL", []
         cursor.execute(
             f"INSERT INTO {message_table} "  # noqa: S608 -- table names come from models
             "(mailing_id, client_id, phone, status, attempts, priority, next_attempt_at, "
             "created_at, last_error) "
             f"SELECT %s, c.id, c.phone, CASE WHEN {listed} OR {no_consent} THEN %s ELSE %s END, "
-            f"0, %s, CASE WHEN {listed} OR {no_consent} THEN NULL ELSE %s END, %s, "
+            f"0, %s, {due_sql}, %s, "
             f"CASE WHEN {listed} THEN %s WHEN {no_consent} THEN %s ELSE '' END "
             f"FROM {client_table} c LEFT JOIN {StopListEntry._meta.db_table} s "
             f"ON s.phone = c.phone WHERE {where} AND c.id <= %s "
@@ -84,7 +90,7 @@ def messages_create(
                 MessageStatus.SUPPRESSED.value,
                 MessageStatus.PENDING.value,
                 PRIORITY_RANK[Priority(mailing.priority)],
-                due,
+                *due,
                 stamp,
                 SUPPRESSED_STOP_LIST,
                 SUPPRESSED_NO_CONSENT,

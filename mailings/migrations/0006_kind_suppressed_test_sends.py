@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='mailing',
             name='kind',
-            field=models.CharField(choices=[('service', 'Service'), ('advertising', 'Advertising')], default='service', max_length=16),
+            field=models.CharField(choices=[('service', 'Service'), ('advertising', 'Advertising')], db_default='service', default='service', max_length=16),
         ),
         migrations.AlterField(
             model_name='message',
