@@ -33,9 +33,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+def user_with_role(username: str, role: str | None) -> Any:
+    from accounts.roles import set_role
+
+    user = get_user_model().objects.create_user(username=username, password="s3cret-pass")
+    set_role(user, role)
+    return user
+
+
+def api_as(user: Any) -> APIClient:
+    client = APIClient()
+    access = RefreshToken.for_user(user).access_token
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
 @pytest.fixture
 def user(db: None) -> Any:
-    return get_user_model().objects.create_user(username="operator", password="s3cret-pass")
+    """The API's everyday user: an operator (reads and writes, full phones)."""
+    return user_with_role("operator", "operator")
+
+
+@pytest.fixture
+def viewer_api(db: None) -> APIClient:
+    return api_as(user_with_role("viewer", "viewer"))
+
+
+@pytest.fixture
+def roleless_api(db: None) -> APIClient:
+    return api_as(user_with_role("nobody", None))
+
+
+@pytest.fixture
+def admin_api(db: None) -> APIClient:
+    return api_as(user_with_role("boss", "admin"))
 
 
 @pytest.fixture
@@ -46,10 +77,7 @@ def anon() -> APIClient:
 @pytest.fixture
 def api(user: Any) -> APIClient:
     """A client that sends a real JWT access token, as integrators do."""
-    client = APIClient()
-    access = RefreshToken.for_user(user).access_token
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
+    return api_as(user)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from accounts.permissions import MaskedPhones
 from clients import validation
 from clients.models import Client
 from core.fields import StringField
@@ -75,7 +76,7 @@ def _cleaned(clean: Any) -> Any:
         ),
     ]
 )
-class ClientSerializer(serializers.ModelSerializer):
+class ClientSerializer(MaskedPhones, serializers.ModelSerializer):
     phone = PhoneField(
         max_length=32,
         validators=[

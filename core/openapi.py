@@ -85,11 +85,14 @@ DETAIL_REF = {"$ref": "#/components/schemas/ErrorDetail"}
 FIELD_ERRORS_REF = {"$ref": "#/components/schemas/FieldErrors"}
 # Needs no credentials (the token routes answer 401 to bad ones, so they are not here).
 PUBLIC = re.compile(r"^/api/schema/$")
+# Take no role: an account without one may use them (SPEC 8.1).
+ROLELESS = re.compile(r"^/api/auth/")
 BAD_REQUEST_SCHEMA = {"anyOf": [FIELD_ERRORS_REF, DETAIL_REF]}
 GENERIC = {
     "400": ("Bad input: field messages, or a body that is not JSON.", BAD_REQUEST_SCHEMA),
     "405": ("This route does not take that method (see Allow).", DETAIL_REF),
     "401": ("No valid credentials.", DETAIL_REF),
+    "403": ("The account's role does not allow this (viewer, operator, admin).", DETAIL_REF),
     "404": ("No such object, or no such page.", DETAIL_REF),
     "413": ("The body is larger than this route allows.", DETAIL_REF),
     "415": ("The body is not in a content type this route takes.", DETAIL_REF),
@@ -107,6 +110,8 @@ def _answers(path: str, operation: dict[str, Any]) -> list[str]:
     codes = ["404", "405", "503"]
     if not PUBLIC.match(path):
         codes.append("401")
+    if not ROLELESS.match(path):
+        codes.append("403")
     if "requestBody" in operation:
         codes += ["400", "413", "415"]
     elif any(p.get("in") == "query" for p in params):
@@ -143,8 +148,6 @@ def document_every_answer(
         if values and all(isinstance(v, str) for v in values):
             component.setdefault("x-enum-varnames", enum_member_names(values))
     for path, operations in result.get("paths", {}).items():
-        if path == "/api/schema/":
-            continue
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             for code in _answers(path, operation):

@@ -9,18 +9,24 @@ import urllib.request
 from typing import Any
 
 
-def create_user(username: str, password: str, *, admin: bool = False) -> None:
+def create_user(
+    username: str, password: str, *, admin: bool = False, role: str | None = "operator"
+) -> None:
     """A user the stack's processes can sign in as (the database is the test's or the
-    benchmark's). Hashed with PBKDF2: the web server runs the real settings, not the tests'
-    fast hasher."""
+    benchmark's), an operator unless said otherwise. Hashed with PBKDF2: the web server runs
+    the real settings, not the tests' fast hasher."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
+
+    from accounts.roles import set_role
 
     user_model = get_user_model()
     user_model.objects.filter(username=username).delete()
     user = user_model(username=username, is_staff=admin, is_superuser=admin)
     user.password = make_password(password, hasher="pbkdf2_sha256")
     user.save()
+    if not admin:
+        set_role(user, role)
 
 
 def api_as_new_user(base_url: str, username: str, password: str) -> Api:

@@ -8,6 +8,7 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from accounts.permissions import MaskedPhones
 from clients import validation
 from clients.serializers import PhoneField
 from core.fields import StringField
@@ -311,7 +312,7 @@ class OverallStatisticsSerializer(serializers.Serializer):
     results = MailingStatisticsRowSerializer(many=True)
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(MaskedPhones, serializers.ModelSerializer):
     class Meta:
         model = Message
         fields = [
@@ -408,7 +409,7 @@ class TestSendAcceptedSerializer(serializers.Serializer):
     results = TestSendResultSerializer(many=True)
 
 
-class TestSendSerializer(serializers.ModelSerializer):
+class TestSendSerializer(MaskedPhones, serializers.ModelSerializer):
     mailing_id = serializers.IntegerField(read_only=True)
 
     class Meta:

@@ -16,6 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.roles import OPERATOR
 from core.idempotency import idempotent
 from core.openapi import (
     CONFLICT,
@@ -109,6 +110,7 @@ class MailingViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = MailingSerializer
+    required_role: str | None = None  # an action's own (accounts.permissions.HasRole)
 
     def get_queryset(self) -> QuerySet[Mailing]:
         return selectors.mailing_list()
@@ -269,7 +271,7 @@ class MailingViewSet(
             **ERROR_RESPONSES,
         },
     )
-    @action(detail=True, methods=["get"], pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None, required_role=OPERATOR)
     def export(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         mailing = self.get_object()
         response = StreamingHttpResponse(
@@ -318,7 +320,8 @@ class MailingViewSet(
         messages = selectors.mailing_messages(mailing=mailing, status=status)
         known = counts[mailing.pk]["by_status"][status] if status else counts[mailing.pk]["total"]
         page: list[Message] = paginate(self, KnownCount(messages, known))
-        paginated = self.get_paginated_response(MessageSerializer(page, many=True).data).data
+        rows = MessageSerializer(page, many=True, context=self.get_serializer_context())
+        paginated = self.get_paginated_response(rows.data).data
         mailing_data = MailingSerializer(
             mailing, context={**self.get_serializer_context(), "message_counts": counts}
         ).data

@@ -3,6 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from accounts.permissions import MaskedPhones
 from clients.serializers import PhoneField
 from core.fields import StringField
 from stoplist.models import REASON_MAX_LENGTH, StopListEntry
@@ -17,7 +18,7 @@ from stoplist.models import REASON_MAX_LENGTH, StopListEntry
         ),
     ]
 )
-class StopListEntrySerializer(serializers.ModelSerializer):
+class StopListEntrySerializer(MaskedPhones, serializers.ModelSerializer):
     phone = PhoneField(
         max_length=32,
         help_text="11 digits starting with 7; a leading +, spaces, dashes and parentheses "

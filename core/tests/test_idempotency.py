@@ -61,7 +61,10 @@ def test_the_same_key_with_another_body_is_a_422(api: APIClient) -> None:
 
 
 def test_keys_belong_to_one_account(api: APIClient, django_user_model: Any) -> None:
+    from accounts.roles import set_role
+
     other_user = django_user_model.objects.create_user("other", password="other-pass-1")
+    set_role(other_user, "operator")
     other = APIClient()
     other.force_authenticate(other_user)
     body = {"phone": "79001112233"}

@@ -54,9 +54,9 @@ def test_overall_statistics_take_a_fixed_number_of_queries(
 ) -> None:
     MailingFactory.create_batch(20)
 
-    # The user behind the token, the page's count and rows, its message counts, and the
-    # two overall GROUP BYs: six, however many mailings there are.
-    with django_assert_max_num_queries(6):
+    # The user behind the token and its role, the page's count and rows, its message
+    # counts, and the two overall GROUP BYs: seven, however many mailings there are.
+    with django_assert_max_num_queries(7):
         response = api.get("/api/mailings/statistics/", {"page_size": 10})
 
     assert response.data["count"] == 23

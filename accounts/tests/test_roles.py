@@ -1,0 +1,129 @@
+"""Roles on every API route (SPEC 8.1). The walk below visits every URL pattern of the
+project, so a route added tomorrow is checked without anyone listing it here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from clients.tests.factories import ClientFactory
+from mailings.tests.factories import MailingFactory, MessageFactory
+from stoplist.models import StopListEntry
+
+pytestmark = pytest.mark.django_db
+
+SAFE = {"get", "head", "options"}
+# The only /api/ routes an account without a role may use: getting and dropping tokens.
+ROLELESS = re.compile(r"^/api/auth/")
+
+
+def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry.callback
+
+
+def concrete(pattern: str, ids: dict[str, str]) -> str:
+    """A pattern as a path: ids of existing objects, the optional slash present."""
+    path = pattern.replace("^", "").replace("$", "")
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: ids[m.group(1)], path)
+    path = path.replace("/?", "/").replace("\\.", ".")
+    return "/" + path
+
+
+def methods_of(callback: Any) -> set[str]:
+    actions = getattr(callback, "actions", None)
+    if actions:
+        return set(actions)
+    view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view is None:
+        return {"get"}
+    return {m for m in view.http_method_names if hasattr(view, m)} - {"options"}
+
+
+def api_routes() -> list[tuple[str, str]]:
+    mailing = MailingFactory.create()
+    MessageFactory.create(mailing=mailing)
+    client = ClientFactory.create()
+    StopListEntry.objects.create(phone="79000000009")
+    ids = {"pk": str(mailing.pk), "phone": "79000000009", "format": "json"}
+    assert client.pk
+    routes = set()
+    for pattern, callback in walk(get_resolver().url_patterns):
+        if not pattern.lstrip("^").startswith("api/"):
+            continue
+        path = concrete(pattern, ids)
+        for method in methods_of(callback):
+            routes.add((method, path))
+    return sorted(routes)
+
+
+def call(api: APIClient, method: str, path: str) -> Any:
+    return (
+        getattr(api, method)(path, {}, format="json")
+        if method not in SAFE
+        else getattr(api, method)(path)
+    )
+
+
+def test_the_walk_finds_the_routes_of_every_app() -> None:
+    routes = api_routes()
+    paths = {path for _, path in routes}
+    for expected in ("/api/clients/", "/api/mailings/", "/api/stoplist/", "/api/auth/token/"):
+        assert expected in paths
+    assert ("post", "/api/stoplist/import/") in routes
+    assert len(routes) > 30
+
+
+def test_an_account_without_a_role_is_refused_everywhere_but_the_token_routes(
+    roleless_api: APIClient,
+) -> None:
+    for method, path in api_routes():
+        answer = call(roleless_api, method, path)
+        if ROLELESS.match(path):
+            assert answer.status_code != 403, (method, path)
+        else:
+            assert answer.status_code == 403, (method, path, answer.status_code)
+
+
+def test_a_viewer_reads_but_never_writes(viewer_api: APIClient) -> None:
+    for method, path in api_routes():
+        if ROLELESS.match(path):
+            continue
+        answer = call(viewer_api, method, path)
+        if method in SAFE and not path.endswith("/export/"):
+            assert answer.status_code != 403, (method, path)
+        else:
+            assert answer.status_code == 403, (method, path, answer.status_code)
+
+
+def test_a_viewer_sees_phones_masked(viewer_api: APIClient, api: APIClient) -> None:
+    client = ClientFactory.create(phone="79001234567")
+    message = MessageFactory.create(client=client)
+    StopListEntry.objects.create(phone="79001234568")
+    masked = {
+        f"/api/clients/{client.pk}/": lambda body: body["phone"],
+        "/api/clients/": lambda body: body["results"][0]["phone"],
+        f"/api/mailings/{message.mailing_id}/message_statistics/": (
+            lambda body: body["results"][0]["phone"]
+        ),
+        "/api/stoplist/": lambda body: body["results"][0]["phone"],
+    }
+    for path, phone_in in masked.items():
+        seen = phone_in(viewer_api.get(path).json())
+        assert re.fullmatch(r"7\d{3}\*\*\*\d{4}", seen), (path, seen)
+        assert re.fullmatch(r"7\d{10}", phone_in(api.get(path).json())), path
+
+
+def test_a_superuser_counts_as_admin(django_user_model: Any) -> None:
+    from accounts.roles import ADMIN, role_of
+
+    boss = django_user_model.objects.create_superuser("root", password="x-pass-123456")
+    assert role_of(boss) == ADMIN
