@@ -1,18 +1,45 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.http import HttpRequest
 
+from accounts.admin_roles import AdminOnly, admin_site_has_permission
 from accounts.forms import AdminLoginForm
 from accounts.models import OidcIdentity
+from accounts.roles import role_of
 
 # The login page offers the identity provider's button and, unless switched off, passwords.
 admin.site.login_form = AdminLoginForm
 admin.site.login_template = "accounts/login.html"
+# The admin opens to an active account with a role; each page then asks for its own.
+admin.site.has_permission = admin_site_has_permission  # type: ignore[method-assign]
+
+
+# Users and groups (roles): admins only.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class RoleUserAdmin(AdminOnly, UserAdmin):
+    list_display = ("username", "email", "role", "is_active", "last_login")
+
+    @admin.display(description="role")
+    def role(self, user: Any) -> str:
+        return role_of(user) or "—"
+
+
+@admin.register(Group)
+class RoleGroupAdmin(AdminOnly, GroupAdmin):
+    pass
 
 
 @admin.register(OidcIdentity)
-class OidcIdentityAdmin(admin.ModelAdmin):
+class OidcIdentityAdmin(AdminOnly):
     list_display = ("user", "subject", "issuer", "created_at", "last_sign_in_at")
     search_fields = ("user__username", "user__email", "subject")
     readonly_fields = ("user", "issuer", "subject", "created_at", "last_sign_in_at")

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+
+from accounts.roles import role_of
 
 
 class AdminLoginForm(AdminAuthenticationForm):
@@ -17,3 +21,12 @@ class AdminLoginForm(AdminAuthenticationForm):
                 params={"provider": settings.OIDC_PROVIDER_NAME},
             )
         return super().clean()
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        """An active account with a role gets in (staff status is not the test: a role is)."""
+        if not user.is_active or role_of(user) is None:
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, path
 
+from accounts.admin_roles import RoleAdmin
 from clients import importing, services
 from clients.models import Client
 from core.exceptions import InvalidInput
@@ -19,7 +21,8 @@ class ImportForm(forms.Form):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(RoleAdmin):
+    masked_phone_fields = ("phone",)
     list_display = ["id", "phone", "operator_code", "tag", "timezone", "consent_at", "created_at"]
     list_filter = ["operator_code", "tag", "timezone", ("consent_at", admin.EmptyFieldListFilter)]
     search_fields = ["phone"]
@@ -39,6 +42,8 @@ class ClientAdmin(admin.ModelAdmin):
         return extra + super().get_urls()
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         form = ImportForm(request.POST or None, request.FILES or None)
         result = None
         error = None

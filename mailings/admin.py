@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -13,6 +14,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_roles import RoleAdmin
+from accounts.roles import OPERATOR, has_role
 from core.exceptions import Conflict, InvalidInput
 from mailings import selectors, services
 from mailings.export import export_rows
@@ -59,7 +62,7 @@ def counts_bar(counts: dict[str, Any]) -> str:
 
 
 @admin.register(Mailing)
-class MailingAdmin(admin.ModelAdmin):
+class MailingAdmin(RoleAdmin):
     form = MailingForm
     list_display = [
         "id",
@@ -102,6 +105,8 @@ class MailingAdmin(admin.ModelAdmin):
 
     def preview_view(self, request: HttpRequest) -> JsonResponse:
         """The form's current fields, previewed as ``POST /api/mailings/preview/`` would."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         if request.method != "POST":
             return JsonResponse({"errors": {"method": ["POST the form's fields."]}}, status=405)
         form = MailingForm(request.POST)
@@ -124,6 +129,8 @@ class MailingAdmin(admin.ModelAdmin):
         return JsonResponse(result.as_dict())
 
     def export_view(self, request: HttpRequest, mailing_id: int) -> StreamingHttpResponse:
+        if not has_role(request.user, OPERATOR):  # exports carry full phones
+            raise PermissionDenied
         mailing = get_object_or_404(Mailing, pk=mailing_id)
         response = StreamingHttpResponse(
             export_rows(mailing_id=mailing.pk), content_type="text/csv; charset=utf-8"
@@ -222,23 +229,23 @@ class MailingAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"Mailing {mailing.pk}: {verb}.", messages.SUCCESS)
 
-    @admin.action(description="Start now")
+    @admin.action(description="Start now", permissions=["change"])
     def start_now(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
         self._act(request, queryset, services.mailing_start_now, "starting")
 
-    @admin.action(description="Pause")
+    @admin.action(description="Pause", permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
         self._act(request, queryset, services.mailing_pause, "paused")
 
-    @admin.action(description="Resume")
+    @admin.action(description="Resume", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
         self._act(request, queryset, services.mailing_resume, "resumed")
 
-    @admin.action(description="Cancel")
+    @admin.action(description="Cancel", permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
         self._act(request, queryset, services.mailing_cancel, "cancelled")
 
-    @admin.action(description="Retry failed messages")
+    @admin.action(description="Retry failed messages", permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
         self._act(request, queryset, services.mailing_retry_failed, "failed messages retried")
 
@@ -251,7 +258,8 @@ class MailingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(RoleAdmin):
+    masked_phone_fields = ("phone",)
     list_display = [
         "id",
         "mailing",

@@ -4,10 +4,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, path
 
+from accounts.admin_roles import RoleAdmin
 from clients import importing, validation
 from core.exceptions import InvalidInput
 from stoplist import services
@@ -35,7 +37,8 @@ class ImportForm(forms.Form):
 
 
 @admin.register(StopListEntry)
-class StopListEntryAdmin(admin.ModelAdmin):
+class StopListEntryAdmin(RoleAdmin):
+    masked_phone_fields = ("phone",)
     form = StopListEntryForm
     list_display = ["phone", "reason", "source", "created_at", "created_by"]
     list_filter = ["source"]
@@ -73,6 +76,8 @@ class StopListEntryAdmin(admin.ModelAdmin):
         return extra + super().get_urls()
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         form = ImportForm(request.POST or None, request.FILES or None)
         result = None
         error = None
