@@ -24,7 +24,7 @@ WORKDIR /app
 COPY --from=build /venv /venv
 COPY --chown=app:app . /app
 # Static files are collected at build time; the key is a throwaway, only for this step.
-RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input -v 0 \
+RUN DEBUG=true SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input -v 0 \
     && chown -R app:app /app/staticfiles
 USER app
 EXPOSE 8000

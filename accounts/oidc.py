@@ -8,8 +8,9 @@ the ID token's signature against the provider's JWKS). What this module adds:
 - the ID token's issuer and audience checked, which the library leaves out;
 - users found by (issuer, subject) in :class:`~accounts.models.OidcIdentity`, never by
   e-mail address;
-- the admin grant: only accounts whose ``OIDC_ADMIN_CLAIM`` holds ``OIDC_ADMIN_VALUE`` get in,
-  and they get in as superusers (``grants_admin``);
+- roles from the provider: ``OIDC_ADMIN_CLAIM`` holding ``OIDC_ADMIN_VALUE``,
+  ``OIDC_OPERATOR_VALUE`` or ``OIDC_VIEWER_VALUE`` grants that role, derived again at every
+  sign-in (``role_from_claims``); an account granted none does not get in;
 - every failure (provider down, bad token, no grant) ends on the login page with a message,
   never in a server error.
 """
@@ -38,6 +39,7 @@ from mozilla_django_oidc.views import (
 
 from accounts.discovery import DiscoveryError, provider_metadata
 from accounts.models import OidcIdentity
+from accounts.roles import ADMIN, OPERATOR, VIEWER, set_role
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +61,12 @@ def claim_value(claims: dict[str, Any], path: str) -> Any:
     return value
 
 
-def grants_admin(claims: dict[str, Any]) -> bool:
-    """Whether the claims let this account into the admin.
-
-    ``OIDC_ADMIN_VALUE`` ``*`` lets in every account the provider signs in; otherwise the
-    claim must be, or (a list) contain, the value. ``true`` matches a boolean claim.
-    """
-    wanted = settings.OIDC_ADMIN_VALUE
+def claims_hold(claims: dict[str, Any], wanted: str) -> bool:
+    """Whether ``OIDC_ADMIN_CLAIM`` holds ``wanted``: ``*`` matches every account the
+    provider signs in; otherwise the claim must be, or (a list) contain, the value; ``true``
+    matches a boolean claim. An empty value matches nothing."""
+    if not wanted:
+        return False
     if wanted == "*":
         return True
     value = claim_value(claims, settings.OIDC_ADMIN_CLAIM)
@@ -74,6 +75,24 @@ def grants_admin(claims: dict[str, Any]) -> bool:
     if isinstance(value, bool):
         return wanted.lower() == str(value).lower()
     return value is not None and str(value) == wanted
+
+
+def role_from_claims(claims: dict[str, Any]) -> str | None:
+    """The role the provider's claims grant (SPEC 8.1), the highest that matches:
+    ``OIDC_ADMIN_VALUE``, ``OIDC_OPERATOR_VALUE``, ``OIDC_VIEWER_VALUE``; None: no entry."""
+    for role, wanted in (
+        (ADMIN, settings.OIDC_ADMIN_VALUE),
+        (OPERATOR, settings.OIDC_OPERATOR_VALUE),
+        (VIEWER, settings.OIDC_VIEWER_VALUE),
+    ):
+        if claims_hold(claims, wanted):
+            return role
+    return None
+
+
+def grants_admin(claims: dict[str, Any]) -> bool:
+    """Whether the claims let this account into the admin at all (some role)."""
+    return role_from_claims(claims) is not None
 
 
 def check_id_token(payload: dict[str, Any], *, issuer: str, client_id: str) -> str:
@@ -202,6 +221,7 @@ class OidcBackend(ProviderSettings, OIDCAuthenticationBackend):
                 user.set_unusable_password()
                 self._copy_claims(user, claims)
                 user.save()
+                set_role(user, role_from_claims(claims))
                 OidcIdentity.objects.create(
                     user=user, issuer=settings.OIDC_ISSUER, subject=claims["sub"]
                 )
@@ -214,6 +234,7 @@ class OidcBackend(ProviderSettings, OIDCAuthenticationBackend):
     def update_user(self, user: AbstractBaseUser, claims: dict[str, Any]) -> AbstractBaseUser:
         self._copy_claims(user, claims)
         user.save()
+        set_role(user, role_from_claims(claims))  # derived again at every sign-in
         OidcIdentity.objects.filter(user_id=user.pk).update(last_sign_in_at=timezone.now())
         return user
 
@@ -222,10 +243,10 @@ class OidcBackend(ProviderSettings, OIDCAuthenticationBackend):
         user.email = str(claims.get("email") or "")[:254]
         user.first_name = str(claims.get("given_name") or claims.get("name") or "")[:150]
         user.last_name = str(claims.get("family_name") or "")[:150]
-        # Reaching here means the claims grant the admin (verify_claims); the provider is
-        # the source of truth, so the grant is renewed on every sign-in.
+        # Reaching here means the claims grant a role (verify_claims); the provider is the
+        # source of truth, so the role is set again on every sign-in (by the caller).
         user.is_staff = True
-        user.is_superuser = True
+        user.is_superuser = False
 
 
 # --- Views -----------------------------------------------------------------------------------

@@ -56,6 +56,19 @@ if not SECRET_KEY:
         "SECRET_KEY is not set. `make run` generates one under DATA_DIR; in production set it "
         "in the environment."
     )
+# The placeholders shipped in this repository (.env.example, deploy/k8s/secret.yaml): anyone
+# can read them, so a key equal to one signs tokens for anyone.
+PLACEHOLDER_SECRET_KEYS = frozenset(
+    {"change-me-to-a-long-random-string", "replace-with-a-long-random-string"}
+)
+if not DEBUG and (
+    len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY in PLACEHOLDER_SECRET_KEYS
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak: use at least 50 characters, at least 5 of them distinct, "
+        "not a placeholder from this repository (e.g. python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))')."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -312,6 +325,8 @@ OIDC_RP_SIGN_ALGO = env("OIDC_SIGN_ALGO", default="RS256")
 # account the provider signs in.
 OIDC_ADMIN_CLAIM = env("OIDC_ADMIN_CLAIM", default="groups")
 OIDC_ADMIN_VALUE = env("OIDC_ADMIN_VALUE", default="")
+OIDC_OPERATOR_VALUE = env("OIDC_OPERATOR_VALUE", default="")
+OIDC_VIEWER_VALUE = env("OIDC_VIEWER_VALUE", default="")
 OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", default="single sign-on")
 # A session from the provider lasts this long; then the provider is asked again.
 OIDC_SESSION_SECONDS = env.int("OIDC_SESSION_SECONDS", default=8 * 3600)

@@ -177,7 +177,9 @@ def test_an_operator_signs_in_with_the_company_identity_provider(
 
     identity = OidcIdentity.objects.select_related("user").get()
     assert identity.issuer == provider.issuer
-    assert identity.user.username == "ann" and identity.user.is_superuser
+    from accounts.roles import ADMIN, role_of
+
+    assert identity.user.username == "ann" and role_of(identity.user) == ADMIN
 
     # An account the provider knows but whose groups do not grant the admin.
     page.context.clear_cookies()

@@ -94,7 +94,10 @@ def main() -> int:
         return 2
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "collectstatic", "--no-input", "-v", "0")
-    manage(env, "ensure_admin")
+    try:
+        manage(env, "ensure_admin")
+    except subprocess.CalledProcessError:
+        sys.exit(1)  # it said why in one line (a weak ADMIN_PASSWORD)
 
     stopping = False
 

@@ -223,3 +223,34 @@ def test_the_settings_refuse_a_sign_in_that_could_not_work() -> None:
     # Kept exactly as the provider writes it, trailing slash and all.
     auth0 = "https://example.eu.auth0.com/"
     assert load_settings(OIDC_ISSUER=auth0, **OIDC_ENV) == repr(auth0)
+
+
+def test_the_provider_grants_each_role_by_its_value(settings: Any) -> None:
+    from accounts.oidc import role_from_claims
+
+    settings.OIDC_ADMIN_CLAIM = "groups"
+    settings.OIDC_ADMIN_VALUE = "it"
+    settings.OIDC_OPERATOR_VALUE = "marketing"
+    settings.OIDC_VIEWER_VALUE = "sales"
+    assert role_from_claims({"groups": ["sales"]}) == "viewer"
+    assert role_from_claims({"groups": ["sales", "marketing"]}) == "operator"
+    assert role_from_claims({"groups": ["marketing", "it"]}) == "admin"
+    assert role_from_claims({"groups": ["hr"]}) is None
+    settings.OIDC_VIEWER_VALUE = ""  # not configured: grants nothing
+    assert role_from_claims({"groups": ["sales"]}) is None
+
+
+@pytest.mark.django_db
+def test_the_role_is_derived_again_at_every_sign_in(settings: Any) -> None:
+    from accounts.oidc import OidcBackend
+    from accounts.roles import role_of
+
+    settings.OIDC_ADMIN_CLAIM = "groups"
+    settings.OIDC_ADMIN_VALUE = "it"
+    settings.OIDC_VIEWER_VALUE = "sales"
+    backend = OidcBackend()
+    user = backend.create_user({"sub": "s-1", "preferred_username": "ann", "groups": ["it"]})
+    assert role_of(user) == "admin"
+    user = backend.update_user(user, {"sub": "s-1", "groups": ["sales"]})
+    user = get_user_model().objects.get(pk=user.pk)
+    assert role_of(user) == "viewer"

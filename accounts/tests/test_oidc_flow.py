@@ -106,7 +106,10 @@ def test_an_operator_in_the_admin_group_signs_in_and_lands_where_they_were_going
         "Ann",
         "Operator",
     )
-    assert user.is_staff and user.is_superuser and user.is_active
+    from accounts.roles import ADMIN, role_of
+
+    assert user.is_staff and user.is_active and role_of(user) == ADMIN
+    assert not user.is_superuser  # a role from the provider, renewed at each sign-in
     assert not user.has_usable_password()
     identity = user.oidc_identity
     first_sign_in = identity.last_sign_in_at

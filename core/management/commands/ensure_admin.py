@@ -10,7 +10,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+# The placeholders in .env.example and deploy/k8s/secret.yaml.
+PLACEHOLDER_PASSWORDS = frozenset({"change-me", "replace-me"})
 
 
 class Command(BaseCommand):
@@ -26,6 +31,14 @@ class Command(BaseCommand):
         generated = not password
         if generated:
             password = secrets.token_urlsafe(12)
+        if password in PLACEHOLDER_PASSWORDS:
+            raise CommandError(
+                "ADMIN_PASSWORD is too weak: it is a placeholder from this repository."
+            )
+        try:
+            validate_password(password, user_model(username=username))
+        except ValidationError as exc:
+            raise CommandError(f"ADMIN_PASSWORD is too weak: {' '.join(exc.messages)}") from None
         user_model.objects.create_superuser(username=username, email="", password=password)
         if generated:
             self.stdout.write(
