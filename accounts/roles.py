@@ -34,7 +34,7 @@ def role_of(user: Any) -> str | None:
     if getattr(user, "is_superuser", False):
         return ADMIN
     cached = getattr(user, "_role_cache", False)
-    if cached is not False:
+    if cached is None or isinstance(cached, str):
         return cached
     names = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
     found = max(names, key=RANK.__getitem__) if names else None

@@ -285,6 +285,9 @@ AUTO_PAUSE_MIN_OUTCOMES = env.int("AUTO_PAUSE_MIN_OUTCOMES", default=100)
 # Segments per second over all workers together (0: no limit), and the burst above it.
 GATEWAY_RATE = env.float("GATEWAY_RATE", default=0.0)
 GATEWAY_BURST = env.float("GATEWAY_BURST", default=0.0) or GATEWAY_RATE
+# /metrics needs `Authorization: Bearer <METRICS_TOKEN>` when set (empty: open).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
 # --- Compliance and cost (SPEC 8.3, 8.4) ---------------------------------------------------
 # An advertising mailing without a send window goes out in this daily window of each
 # client's local time ("HH:MM-HH:MM"; empty: any time).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,8 +31,27 @@ def mask_phone(phone: str | int | None) -> str:
     return f"{digits[:4]}***{digits[-4:]}"
 
 
+# A phone number inside any text (a gateway's error, a request path): 7 or 8 and ten more
+# digits, as a whole number (not inside a longer run of digits).
+PHONE_IN_TEXT = re.compile(r"(?<!\d)(\+?[78])(\d{3})\d{3}(\d{4})(?!\d)")
+
+
+def mask_phones_in(text: str) -> str:
+    """Every phone number in ``text`` masked as ``mask_phone`` does (``7900***4567``)."""
+    return PHONE_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}***{m.group(3)}", text)
+
+
+def _clean(value: Any) -> Any:
+    return mask_phones_in(value) if isinstance(value, str) else value
+
+
 def _extra(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
+    return {k: _clean(v) for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
+
+
+def _escaped(text: str) -> str:
+    """CR and LF shown as \\r and \\n: a value cannot start a forged line of its own."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,7 +62,7 @@ class JsonFormatter(logging.Formatter):
             ),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": mask_phones_in(record.getMessage()),
         }
         payload.update(_extra(record))
         if record.exc_info:
@@ -53,8 +73,9 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         time = datetime.fromtimestamp(record.created, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
-        extra = " ".join(f"{k}={v}" for k, v in _extra(record).items())
-        line = f"{time} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        extra = " ".join(f"{k}={_escaped(str(v))}" for k, v in _extra(record).items())
+        message = _escaped(mask_phones_in(record.getMessage()))
+        line = f"{time} {record.levelname:<7} {record.name}: {message}"
         if extra:
             line = f"{line} [{extra}]"
         if record.exc_info:

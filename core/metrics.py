@@ -58,6 +58,9 @@ def render_metrics() -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
 class RequestMetricsMiddleware:
     """Counts requests and their latency by view name (never by raw path: ids would make
     the label set unbounded)."""
@@ -70,6 +73,9 @@ class RequestMetricsMiddleware:
         response = self.get_response(request)
         match = request.resolver_match
         view = match.view_name if match is not None else "<unmatched>"
-        HTTP_LATENCY.labels(request.method, view).observe(time.perf_counter() - started)
-        HTTP_REQUESTS.labels(request.method, view, str(response.status_code)).inc()
+        # Known values only: a client may send any method name, and each new label value
+        # would be a new series for ever (SPEC 8.1).
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        HTTP_LATENCY.labels(method, view).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(method, view, str(response.status_code)).inc()
         return response

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -82,5 +84,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus' page; with ``METRICS_TOKEN`` set, only for ``Bearer <METRICS_TOKEN>``."""
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            answer = HttpResponse("metrics need the METRICS_TOKEN\n", status=401)
+            answer["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return answer
     payload, content_type = render_metrics()
     return HttpResponse(payload, content_type=content_type)

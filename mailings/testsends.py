@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.logging import mask_phone
+from core.logging import mask_phone, mask_phones_in
 from mailings.models import SUPPRESSED_STOP_LIST, Mailing, TestSend, TestSendStatus
 from stoplist import selectors as stoplist_selectors
 
@@ -128,5 +128,5 @@ def record_test_send(
         next_attempt_at=next_attempt_at if status == TestSendStatus.PENDING else None,
         lease_expires_at=None,
         sent_at=now if status == TestSendStatus.SENT else None,
-        last_error=error[:1000],
+        last_error=mask_phones_in(error[:1000]),
     )

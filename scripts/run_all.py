@@ -77,7 +77,8 @@ def manage(env: dict[str, str], *args: str) -> None:
 
 def commands(env: dict[str, str]) -> dict[str, list[str]]:
     procs = {
-        "web": processes.web(env, port=env.get("PORT", "8000")),
+        # Only this machine unless HOST says otherwise (0.0.0.0 to serve the network).
+        "web": processes.web(env, host=env.get("HOST", "127.0.0.1"), port=env.get("PORT", "8000")),
         "worker": processes.worker(env),
         "beat": processes.beat(env, schedule=Path(env["DATA_DIR"]) / "celerybeat-schedule"),
     }

@@ -197,7 +197,7 @@ def test_with_a_provider_the_login_page_offers_both(settings: Any) -> None:
 def load_settings(**environ: str) -> str:
     """The settings module loaded in a fresh process: its error's last line, or the issuer."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "ADMIN_"))}
-    env.update({"SECRET_KEY": "x" * 50, **environ})
+    env.update({"SECRET_KEY": "oidc-test-key-" + "x" * 40, **environ})
     done = subprocess.run(
         [sys.executable, "-c", "import config.settings as s; print(repr(s.OIDC_ISSUER))"],
         env=env,

@@ -16,7 +16,7 @@ def test_importing_the_settings_creates_no_file_or_folder(tmp_path: Path) -> Non
         **os.environ,
         "DATA_DIR": str(data_dir),
         "BROKER_DIR": str(data_dir / "broker"),
-        "SECRET_KEY": "x" * 60,
+        "SECRET_KEY": "settings-test-key-" + "x" * 40,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONPATH": str(ROOT),
     }

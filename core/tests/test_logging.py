@@ -53,3 +53,38 @@ def test_api_requests_are_logged_with_the_ids_they_touch(
     everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     assert "79001234567" not in everything  # phones only ever appear masked
     assert "7900***4567" in everything
+
+
+def test_text_lines_cannot_be_forged_and_phones_in_any_value_are_masked() -> None:
+    import logging
+
+    from core.logging import TextFormatter
+
+    record = logging.LogRecord(
+        "api", logging.INFO, __file__, 1, "GET %s 404", ("/x\n12:00:00.000 INFO forged",), None
+    )
+    record.path = "/api/stoplist/79001234567/\r\nfake"
+    record.error = "number 79001234567 is blocked"
+    line = TextFormatter().format(record)
+    assert "\n" not in line and "\r" not in line
+    assert "\\n12:00:00.000 INFO forged" in line
+    assert "79001234567" not in line
+    assert "7900***4567" in line
+
+
+def test_a_gateway_error_naming_the_number_is_stored_masked(db: None) -> None:
+    import uuid
+
+    from mailings import messages
+    from mailings.models import Message, MessageStatus
+    from mailings.tests.factories import MessageFactory
+
+    message = MessageFactory.create(phone="79001234567")
+    token = uuid.uuid4()
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.SENDING, lease_token=token)
+    outcome = messages.MessageOutcome(
+        message.pk, MessageStatus.FAILED, 1, error="HTTP 400: subscriber 79001234567 blocked"
+    )
+    messages.messages_record_outcomes(token=token, outcomes=[outcome])
+    message.refresh_from_db()
+    assert message.last_error == "HTTP 400: subscriber 7900***4567 blocked"

@@ -194,3 +194,31 @@ def test_check_ready_command_passes_with_the_real_services_and_fails_without_a_b
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     with pytest.raises(CommandError, match="broker"):
         call_command("check_ready")
+
+
+@pytest.mark.django_db
+def test_random_methods_do_not_grow_the_metrics(anon: APIClient) -> None:
+    import random
+    import string
+
+    from django.test import Client as Browser
+
+    browser = Browser()
+    before = len(anon.get("/metrics").content.decode().splitlines())
+    rng = random.Random(7)
+    for _ in range(300):
+        method = "".join(rng.choices(string.ascii_uppercase, k=8))
+        browser.generic(method, "/api/clients/")
+    after = anon.get("/metrics").content.decode()
+    print(f"/metrics: {before} lines before, {len(after.splitlines())} after 300 random methods")
+    assert 'method="other"' in after
+    assert len(after.splitlines()) - before < 40  # one "other" series, not 300
+
+
+@pytest.mark.django_db
+def test_the_metrics_token_guards_the_page(anon: APIClient, settings: Any) -> None:
+    settings.METRICS_TOKEN = "scrape-" + "k" * 20
+    assert anon.get("/metrics").status_code == 401
+    assert anon.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    ok = anon.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_TOKEN}")
+    assert ok.status_code == 200

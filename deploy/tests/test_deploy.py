@@ -166,3 +166,17 @@ def test_secrets_are_in_the_secret_never_in_the_config_map() -> None:
     assert {"OIDC_CLIENT_SECRET", "EMAIL_HOST_PASSWORD", "GATEWAY_TOKEN"} <= set(
         secret["stringData"]
     )
+
+
+def test_compose_publishes_the_emulator_to_this_machine_only_and_needs_an_admin_password() -> None:
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    ports = compose["services"]["gateway"]["ports"]
+    assert all(str(p).startswith("127.0.0.1:") for p in ports), ports
+    admin_password = (
+        compose["x-app"]["environment"]["ADMIN_PASSWORD"]
+        if "x-app" in compose
+        else (compose["services"]["web"]["environment"]["ADMIN_PASSWORD"])
+    )
+    assert ":?" in admin_password  # compose refuses to start without one

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.logging import mask_phones_in
 from mailings import selectors
 from mailings.models import (
     SUPPRESSED_STOP_LIST,
@@ -158,7 +159,8 @@ def messages_record_outcomes(
                 status=outcome.status,
                 attempts=outcome.attempts,
                 next_attempt_at=outcome.next_attempt_at,
-                last_error=outcome.error[:1000],
+                # A gateway's error text may name the number: kept masked, like the logs.
+                last_error=mask_phones_in(outcome.error[:1000]),
                 lease_token=None,
                 lease_expires_at=None,
             )

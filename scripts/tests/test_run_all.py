@@ -34,3 +34,37 @@ def test_an_incomplete_configuration_stops_make_run_with_one_clear_line(tmp_path
         "every account)."
     ]
     assert not (tmp_path / "db.sqlite3").exists()  # nothing migrated
+
+
+def test_a_weak_admin_password_stops_make_run_with_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "ADMIN_"))}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("DATABASE_URL", None)
+    env.pop("CELERY_BROKER_URL", None)
+    env.update({"DATA_DIR": str(tmp_path), "ADMIN_PASSWORD": "a"})
+
+    done = subprocess.run(
+        [sys.executable, "scripts/run_all.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 1
+    said = [line for line in done.stderr.splitlines() if line.strip()]
+    assert said[-1].startswith("CommandError: ADMIN_PASSWORD is too weak"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_make_run_listens_on_this_machine_unless_host_says_otherwise(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import run_all
+    finally:
+        sys.path.pop(0)
+    env = {"DATA_DIR": str(tmp_path), "PORT": "8000"}
+    assert "127.0.0.1:8000" in run_all.commands(env)["web"]
+    assert "0.0.0.0:8000" in run_all.commands({**env, "HOST": "0.0.0.0"})["web"]  # noqa: S104
