@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,15 @@ def steady_scheduler(db: None) -> None:
     SchedulerState.objects.update_or_create(
         pk=1, defaults={"last_tick_at": now, "ticking_since": now - timedelta(minutes=5)}
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_counts() -> Any:
+    """Sign-in failures are counted in Django's cache, which outlives a test's database:
+    each test starts with none. (With Redis the cache has a database of its own, apart from
+    the broker's, so clearing it touches nothing else.)"""
+    from django.core.cache import cache
+
+    yield
+    with contextlib.suppress(Exception):  # a test without the database, or that stopped it
+        cache.clear()

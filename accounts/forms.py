@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 
+from accounts import signin
 from accounts.roles import role_of
 
 
@@ -20,7 +21,17 @@ class AdminLoginForm(AdminAuthenticationForm):
                 code="password_login_off",
                 params={"provider": settings.OIDC_PROVIDER_NAME},
             )
-        return super().clean()
+        username = str(self.data.get("username") or "")[:150]
+        address = signin.client_address(self.request) if self.request else "unknown"
+        wait = signin.seconds_locked(username, address)
+        if wait:
+            raise ValidationError(signin.locked_message(wait), code="throttled")
+        try:
+            return super().clean()
+        except ValidationError as exc:
+            if getattr(exc, "code", None) == "invalid_login":
+                signin.record_failure(username, address)
+            raise
 
     def confirm_login_allowed(self, user: Any) -> None:
         """An active account with a role gets in (staff status is not the test: a role is)."""

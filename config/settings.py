@@ -7,6 +7,7 @@ on "production". The embedded defaults (a SQLite file and kombu's filesystem bro
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -195,6 +197,11 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_REFRESH_MINUTES", default=24 * 60)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # SPEC 8.1: a refresh rotates and the used one is refused; a password change ends every
+    # token issued before it (a digest of the password hash in each token).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -236,6 +243,30 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Fail fast when the broker is down: publishing is best effort (see mailings/services.py).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+# Django's cache: sign-in counts shared by every process (accounts/signin.py). With a Redis
+# broker, the same Redis in its own database (the next one); otherwise a database table
+# (made by the accounts migration 0003).
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    _broker_db = re.search(r"/(\d+)$", CELERY_BROKER_URL)
+    _cache_url = (
+        CELERY_BROKER_URL[: _broker_db.start()] + f"/{int(_broker_db.group(1)) + 1}"
+        if _broker_db
+        else CELERY_BROKER_URL.rstrip("/") + "/1"
+    )
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("CACHE_URL", default=_cache_url),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "django_cache",
+        }
+    }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_IGNORE_RESULT = True
 # Tasks are acknowledged on receipt. Recovery never relies on the broker redelivering a

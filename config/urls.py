@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from accounts.tokens import LogoutView, RefreshView, SignInView
 from core.views import ApiRootView, healthz, metrics, readyz
 from reports.dashboard import dashboard
 
@@ -14,8 +14,9 @@ admin.site.site_url = "/admin/dashboard/"  # the header's "View site" opens the 
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("", ApiRootView.as_view(), name="api-root"),
-    path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/", SignInView.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", RefreshView.as_view(), name="token-refresh"),
+    path("auth/logout/", LogoutView.as_view(), name="token-logout"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("clients.urls")),
     path("", include("stoplist.urls")),

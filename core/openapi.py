@@ -58,6 +58,11 @@ CONFLICT = OpenApiResponse(
         OpenApiExample("Finished", value={"detail": "Mailing 7 is finished; it cannot start."})
     ],
 )
+TOO_MANY_SIGN_INS = OpenApiResponse(
+    DetailSerializer,
+    description="Too many failed sign-ins for this username or address: wait Retry-After "
+    "seconds (the right password is refused too until then).",
+)
 
 ERROR_RESPONSES = {401: UNAUTHORIZED}
 
