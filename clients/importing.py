@@ -40,11 +40,41 @@ REQUIRED = "This field is required."
 RawRow = tuple[int, Mapping[str, Any] | str]
 
 
+# An import lists at most this many rejected rows; ``rejected_count`` gives them all, so a
+# file of bad rows cannot make an answer (and a web process) as large as itself.
+MAX_REJECTED_LISTED = 1000
+
+
+@dataclass
+class Rejections:
+    """Rejected rows in line order: the first ``MAX_REJECTED_LISTED`` kept, all counted."""
+
+    count: int = 0
+    listed: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, line: int, errors: dict[str, list[str]]) -> None:
+        self.count += 1
+        if len(self.listed) < MAX_REJECTED_LISTED:
+            self.listed.append({"line": line, "errors": errors})
+
+
 @dataclass
 class ImportResult:
     created: int = 0
     updated: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejections: Rejections = field(default_factory=Rejections)
+
+    @property
+    def rejected(self) -> list[dict[str, Any]]:
+        return self.rejections.listed
+
+    def as_answer(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "rejected": self.rejected,
+            "rejected_count": self.rejections.count,
+        }
 
 
 def csv_rows(binary: IO[bytes], columns: tuple[str, ...] = COLUMNS) -> Iterator[RawRow]:
@@ -134,7 +164,11 @@ def _fast_row(raw: Mapping[str, Any]) -> Cleaned | None:
         return None
     if code is not None and not (isinstance(code, str) and len(code) == 3 and code.isdigit()):
         return None
-    if tag is not None and not (isinstance(tag, str) and len(tag) <= validation.TAG_MAX_LENGTH):
+    if tag is not None and not (
+        isinstance(tag, str)
+        and len(tag) <= validation.TAG_MAX_LENGTH
+        and validation.text_problem(tag) is None
+    ):
         return None
     if zone is not None and zone not in validation.known_timezones():
         return None
@@ -146,6 +180,12 @@ def _clean_row(raw: Mapping[str, Any]) -> tuple[Cleaned | None, dict[str, list[s
     if fast is not None:
         return fast, {}
     errors: dict[str, list[str]] = {}
+    for name, value in raw.items():
+        problem = validation.text_problem(value)
+        if problem:
+            errors[str(name)] = [problem]
+    if errors:
+        return None, errors
     cleaned: dict[str, str | None] = {}
     for name, clean in _CHECKS.items():
         value = raw.get(name)
@@ -208,7 +248,7 @@ def _stage_apply(cursor: Any, result: ImportResult) -> None:
     )
     duplicates = cursor.fetchall()
     for line, first in duplicates:
-        result.rejected.append({"line": line, "errors": {"phone": [f"Duplicate of line {first}."]}})
+        result.rejections.add(line, {"phone": [f"Duplicate of line {first}."]})
     if duplicates:
         cursor.execute(
             f"DELETE FROM {STAGE} WHERE line IN (SELECT line FROM (SELECT line, "  # noqa: S608
@@ -246,11 +286,11 @@ def clients_import(*, rows: Iterable[RawRow]) -> ImportResult:
             valid: list[StageRow] = []
             for line, raw in chunk:
                 if isinstance(raw, str):
-                    result.rejected.append({"line": line, "errors": {"non_field_errors": [raw]}})
+                    result.rejections.add(line, {"non_field_errors": [raw]})
                     continue
                 row, errors = _clean_row(raw)
                 if row is None:
-                    result.rejected.append({"line": line, "errors": errors})
+                    result.rejections.add(line, errors)
                     continue
                 valid.append((line, *row))
             if valid:
@@ -262,7 +302,7 @@ def clients_import(*, rows: Iterable[RawRow]) -> ImportResult:
         extra={
             "clients_created": result.created,
             "clients_updated": result.updated,
-            "rows_rejected": len(result.rejected),
+            "rows_rejected": result.rejections.count,
         },
     )
     return result

@@ -32,7 +32,7 @@ class PhoneField(serializers.CharField):
 
 
 @extend_schema_field(
-    {"type": "string", "enum": sorted(validation.known_timezones() - {"localtime", "Factory"})}
+    {"type": "string", "enum": sorted(validation.known_timezones())}
 )
 class TimezoneField(serializers.CharField):
     """An IANA time zone name (the document lists them)."""
@@ -172,7 +172,10 @@ ImportRejectedRow = inline_serializer(
 class ImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
-    rejected = serializers.ListField(child=ImportRejectedRow)
+    rejected = serializers.ListField(
+        child=ImportRejectedRow, help_text="The first 1,000 rejected rows, in line order."
+    )
+    rejected_count = serializers.IntegerField(help_text="How many rows were rejected in all.")
 
 
 class ImportRequestSerializer(serializers.Serializer):

@@ -60,14 +60,25 @@ def clean_tag(value: object) -> str:
     return value
 
 
+# In the tz database, but not places: the server's own clock and a placeholder.
+NOT_ZONES = frozenset({"localtime", "Factory"})
+
+
 @cache
 def known_timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    """The IANA zones a client may have: the tz database's, less ``NOT_ZONES``."""
+    return frozenset(zoneinfo.available_timezones()) - NOT_ZONES
+
+
+def quoted(value: object, limit: int = 100) -> str:
+    """A refused value as an error message may quote it: at most ``limit`` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def clean_timezone(value: object) -> str:
-    if not isinstance(value, str) or value not in known_timezones():
-        raise ValueError(f"{value!r} is not an IANA time zone name, e.g. Europe/Moscow.")
+    if not isinstance(value, str) or value not in known_timezones() or value in NOT_ZONES:
+        raise ValueError(f"{quoted(value)} is not an IANA time zone name, e.g. Europe/Moscow.")
     return value
 
 
@@ -96,3 +107,16 @@ def clean_consent_source(value: object) -> str:
             f"Ensure the consent source has at most {CONSENT_SOURCE_MAX_LENGTH} characters."
         )
     return value
+
+
+def text_problem(value: object) -> str | None:
+    """Why a cell cannot be stored as text (a NUL, an unpaired surrogate), or None."""
+    if not isinstance(value, str):
+        return None
+    if "\x00" in value:
+        return "A NUL character is not allowed."
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "An unpaired surrogate is not text."
+    return None

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -27,12 +27,14 @@ from core.openapi import (
     NOT_FOUND,
     VALIDATION_ERROR,
 )
+from core.parsers import ImportJSONParser
 
 IMPORT_EXAMPLE = OpenApiExample(
     "Two imported, one rejected",
     value={
         "created": 1,
         "updated": 1,
+        "rejected_count": 1,
         "rejected": [
             {
                 "line": 4,
@@ -130,7 +132,7 @@ class ClientViewSet(viewsets.ModelViewSet):
         methods=["post"],
         url_path="import",
         url_name="import",
-        parser_classes=[MultiPartParser, JSONParser],
+        parser_classes=[MultiPartParser, ImportJSONParser],
         filterset_class=None,
         pagination_class=None,
     )
@@ -147,9 +149,4 @@ class ClientViewSet(viewsets.ModelViewSet):
         else:
             rows = importing.json_rows(data)
         result = importing.clients_import(rows=rows)
-        payload = {
-            "created": result.created,
-            "updated": result.updated,
-            "rejected": result.rejected,
-        }
-        return Response(payload, status=status.HTTP_200_OK)
+        return Response(result.as_answer(), status=status.HTTP_200_OK)

@@ -7,6 +7,7 @@ rather than a serializer (400, same shape as a serializer's field errors).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -45,4 +46,25 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is not None and isinstance(response.data, list):
         # One error shape: a message list from a whole-body error goes under non_field_errors.
         response.data = {"non_field_errors": response.data}
+    if response is not None:
+        response.data = shortened(response.data)
     return response
+
+
+QUOTE_LIMIT = 100
+MESSAGE_LIMIT = 300
+# A quoted value in a message ("…" or '…'), longer than QUOTE_LIMIT.
+_LONG_QUOTE = re.compile(rf"([\"'])([^\"']{{{QUOTE_LIMIT}}})[^\"']+\1")
+
+
+def shortened(data: Any) -> Any:
+    """Messages quote at most 100 characters of a refused value (SPEC 8.1): a 10 MB bad value
+    is not echoed back whole; keys (field names, positions) are kept as they are."""
+    if isinstance(data, dict):
+        return {key: shortened(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [shortened(item) for item in data]
+    if isinstance(data, str) and len(data) > QUOTE_LIMIT:
+        text = _LONG_QUOTE.sub(lambda m: f"{m.group(1)}{m.group(2)}…{m.group(1)}", data)
+        return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "…"
+    return data

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from clients import validation
-from clients.importing import CHUNK_ROWS, RawRow, chunks
+from clients.importing import CHUNK_ROWS, ImportResult, RawRow, chunks
 from core.logging import mask_phone
 from stoplist.models import REASON_MAX_LENGTH, Source, StopListEntry
 
@@ -47,15 +46,14 @@ def stoplist_remove(*, entry: StopListEntry) -> None:
     logger.info("number removed from the stop list", extra={"phone": mask_phone(phone)})
 
 
-@dataclass
-class ImportResult:
-    created: int = 0
-    updated: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-
-
 def _clean(raw: Any) -> tuple[tuple[str, str] | None, dict[str, list[str]]]:
     errors: dict[str, list[str]] = {}
+    for name, value in raw.items():
+        problem = validation.text_problem(value)
+        if problem:
+            errors[str(name)] = [problem]
+    if errors:
+        return None, errors
     phone = reason = ""
     value = raw.get("phone")
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -88,16 +86,15 @@ def stoplist_import(*, rows: Iterable[RawRow], created_by: str = "") -> ImportRe
             valid: dict[str, str] = {}
             for line, raw in chunk:
                 if isinstance(raw, str):
-                    result.rejected.append({"line": line, "errors": {"non_field_errors": [raw]}})
+                    result.rejections.add(line, {"non_field_errors": [raw]})
                     continue
                 row, errors = _clean(raw)
                 if row is None:
-                    result.rejected.append({"line": line, "errors": errors})
+                    result.rejections.add(line, errors)
                     continue
                 phone, reason = row
                 if phone in seen:
-                    errors = {"phone": [f"Duplicate of line {seen[phone]}."]}
-                    result.rejected.append({"line": line, "errors": errors})
+                    result.rejections.add(line, {"phone": [f"Duplicate of line {seen[phone]}."]})
                     continue
                 seen[phone] = line
                 valid[phone] = reason
@@ -107,7 +104,7 @@ def stoplist_import(*, rows: Iterable[RawRow], created_by: str = "") -> ImportRe
         extra={
             "entries_created": result.created,
             "entries_updated": result.updated,
-            "rows_rejected": len(result.rejected),
+            "rows_rejected": result.rejections.count,
         },
     )
     return result

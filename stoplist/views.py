@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +21,7 @@ from core.openapi import (
     NOT_FOUND,
     VALIDATION_ERROR,
 )
+from core.parsers import ImportJSONParser
 from stoplist import selectors, services
 from stoplist.models import Source, StopListEntry
 from stoplist.serializers import (
@@ -132,7 +133,7 @@ class StopListViewSet(
         methods=["post"],
         url_path="import",
         url_name="import",
-        parser_classes=[MultiPartParser, JSONParser],
+        parser_classes=[MultiPartParser, ImportJSONParser],
         pagination_class=None,
     )
     @idempotent
@@ -154,9 +155,4 @@ class StopListViewSet(
                 }
             )
         result = services.stoplist_import(rows=rows, created_by=actor_of(request))
-        payload = {
-            "created": result.created,
-            "updated": result.updated,
-            "rejected": result.rejected,
-        }
-        return Response(payload, status=status.HTTP_200_OK)
+        return Response(result.as_answer(), status=status.HTTP_200_OK)
