@@ -31,9 +31,7 @@ class PhoneField(serializers.CharField):
             raise serializers.ValidationError(str(exc)) from exc
 
 
-@extend_schema_field(
-    {"type": "string", "enum": sorted(validation.known_timezones())}
-)
+@extend_schema_field({"type": "string", "enum": sorted(validation.known_timezones())})
 class TimezoneField(serializers.CharField):
     """An IANA time zone name (the document lists them)."""
 

@@ -50,7 +50,7 @@ def test_existing_phones_are_updated_and_empty_cells_keep_current_values(api: AP
 
     response = upload(api, "phone,tag,timezone\n79001111111,new,\n")
 
-    assert response.data == {"created": 0, "updated": 1, "rejected": []}
+    assert response.data == {"created": 0, "updated": 1, "rejected": [], "rejected_count": 0}
     client = Client.objects.get(phone="79001111111")
     assert (client.operator_code, client.tag, client.timezone) == ("916", "new", "Asia/Tokyo")
 

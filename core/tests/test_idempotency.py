@@ -93,7 +93,16 @@ def test_an_import_replays_its_counts(api: APIClient) -> None:
     first = api.post("/api/clients/import/", rows, format="json", HTTP_IDEMPOTENCY_KEY="imp")
     again = api.post("/api/clients/import/", rows, format="json", HTTP_IDEMPOTENCY_KEY="imp")
 
-    assert first.json() == again.json() == {"created": 2, "updated": 0, "rejected": []}
+    assert (
+        first.json()
+        == again.json()
+        == {
+            "created": 2,
+            "updated": 0,
+            "rejected": [],
+            "rejected_count": 0,
+        }
+    )
     assert again["Idempotent-Replayed"] == "true"
 
 
