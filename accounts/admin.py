@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from accounts.admin_roles import AdminOnly, admin_site_has_permission
 from accounts.forms import AdminLoginForm
-from accounts.models import OidcIdentity
+from accounts.models import AuditEntry, OidcIdentity
 from accounts.roles import role_of
 
 # The login page offers the identity provider's button and, unless switched off, passwords.
@@ -26,6 +26,7 @@ admin.site.unregister(Group)
 
 @admin.register(User)
 class RoleUserAdmin(AdminOnly, UserAdmin):
+    audit_type = "user"
     list_display = ("username", "email", "role", "is_active", "last_login")
 
     @admin.display(description="role")
@@ -46,3 +47,22 @@ class OidcIdentityAdmin(AdminOnly):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # identities come from signing in
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(AdminOnly):
+    """Read-only: nobody adds, changes or deletes an entry."""
+
+    list_display = ("at", "actor", "action", "object_id")
+    list_filter = ("object_type", "action")
+    search_fields = ("actor", "object_id")
+    readonly_fields = ("at", "actor", "action", "object_type", "object_id", "details")
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

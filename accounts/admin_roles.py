@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts.audit import audit_record
 from accounts.roles import ADMIN, OPERATOR, VIEWER, has_role, role_of
 from core.logging import mask_phone
 
@@ -26,6 +27,32 @@ class RoleAdmin(admin.ModelAdmin):
     read_role = VIEWER
     write_role = OPERATOR
     masked_phone_fields: tuple[str, ...] = ()
+    # The audit log's object type of this page's writes (None: not audited).
+    audit_type: str | None = None
+
+    # Django's admin logs each add, change and delete through these: the audit log too.
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        self._audit(request, "create", obj)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        self._audit(request, "update", obj)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        for obj in queryset:
+            self._audit(request, "delete", obj)
+        return super().log_deletions(request, queryset)
+
+    def _audit(self, request: HttpRequest, verb: str, obj: Any) -> None:
+        if self.audit_type is not None:
+            object_id = getattr(obj, "phone", None) if self.audit_type == "stoplist" else obj.pk
+            audit_record(
+                actor=request.user,
+                action=f"{self.audit_type}.{verb}",
+                object_id=object_id,
+                details={"via": "admin"},
+            )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return has_role(request.user, self.read_role)

@@ -234,7 +234,8 @@ class OidcBackend(ProviderSettings, OIDCAuthenticationBackend):
     def update_user(self, user: AbstractBaseUser, claims: dict[str, Any]) -> AbstractBaseUser:
         self._copy_claims(user, claims)
         user.save()
-        set_role(user, role_from_claims(claims))  # derived again at every sign-in
+        # Derived again at every sign-in; a change is in the audit log.
+        set_role(user, role_from_claims(claims), actor=f"oidc:{settings.OIDC_ISSUER}")
         OidcIdentity.objects.filter(user_id=user.pk).update(last_sign_in_at=timezone.now())
         return user
 

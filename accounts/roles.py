@@ -47,11 +47,14 @@ def has_role(user: Any, wanted: str) -> bool:
     return role is not None and RANK[role] >= RANK[wanted]
 
 
-def set_role(user: Any, role: str | None) -> None:
+def set_role(user: Any, role: str | None, *, actor: Any = None) -> None:
     """Make ``role`` the user's only role (None: none). Staff status follows, so that a
-    role opens the admin and no role closes it."""
+    role opens the admin and no role closes it. With an ``actor``, a change of role is
+    recorded in the audit log."""
     if role is not None and role not in RANK:
         raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    user._role_cache = False
+    before = role_of(user) if actor is not None else None
     groups = {group.name: group for group in Group.objects.filter(name__in=ROLES)}
     user.groups.remove(*groups.values())
     if role is not None:
@@ -61,6 +64,15 @@ def set_role(user: Any, role: str | None) -> None:
         user.is_staff = role is not None
         user.save(update_fields=["is_staff"])
     user._role_cache = False
+    if actor is not None and before != role:
+        from accounts.audit import audit_record
+
+        audit_record(
+            actor=actor,
+            action="user.update",
+            object_id=user.pk,
+            details={"role": {"from": before, "to": role}},
+        )
 
 
 def phone_for(user: Any, phone: str | None) -> str | None:

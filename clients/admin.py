@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.urls import URLPattern, path
 
 from accounts.admin_roles import RoleAdmin
+from accounts.audit import audit_record
 from clients import importing, services
 from clients.models import Client
 from core.exceptions import InvalidInput
@@ -23,6 +24,7 @@ class ImportForm(forms.Form):
 @admin.register(Client)
 class ClientAdmin(RoleAdmin):
     masked_phone_fields = ("phone",)
+    audit_type = "client"
     list_display = ["id", "phone", "operator_code", "tag", "timezone", "consent_at", "created_at"]
     list_filter = ["operator_code", "tag", "timezone", ("consent_at", admin.EmptyFieldListFilter)]
     search_fields = ["phone"]
@@ -51,6 +53,11 @@ class ClientAdmin(RoleAdmin):
             try:
                 result = importing.clients_import(
                     rows=importing.csv_rows(form.cleaned_data["file"].file)
+                )
+                audit_record(
+                    actor=request.user,
+                    action="client.import",
+                    details={"via": "admin", "created": result.created, "updated": result.updated},
                 )
             except InvalidInput as exc:
                 error = exc.errors

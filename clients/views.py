@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from accounts.audit import audit_record
 from clients import importing, selectors, services
 from clients.models import Client
 from clients.serializers import (
@@ -92,14 +93,26 @@ class ClientViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: BaseSerializer[Client]) -> None:
         serializer.instance = services.client_create(**serializer.validated_data)
+        audit_record(
+            actor=self.request.user, action="client.create", object_id=serializer.instance.pk
+        )
 
     def perform_update(self, serializer: BaseSerializer[Client]) -> None:
         serializer.instance = services.client_update(
             client=cast(Client, serializer.instance), **serializer.validated_data
         )
+        fields = sorted(serializer.validated_data)
+        audit_record(
+            actor=self.request.user,
+            action="client.update",
+            object_id=serializer.instance.pk,
+            details={"fields": fields},
+        )
 
     def perform_destroy(self, instance: Client) -> None:
+        client_id = instance.pk
         services.client_delete(client=instance)
+        audit_record(actor=self.request.user, action="client.delete", object_id=client_id)
 
     @extend_schema(
         summary="Import clients in bulk",
@@ -149,4 +162,10 @@ class ClientViewSet(viewsets.ModelViewSet):
         else:
             rows = importing.json_rows(data)
         result = importing.clients_import(rows=rows)
-        return Response(result.as_answer(), status=status.HTTP_200_OK)
+        answer = result.as_answer()
+        audit_record(
+            actor=request.user,
+            action="client.import",
+            details={k: answer[k] for k in ("created", "updated", "rejected_count")},
+        )
+        return Response(answer, status=status.HTTP_200_OK)

@@ -4,13 +4,18 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.api import AuditViewSet
 from accounts.tokens import LogoutView, RefreshView, SignInView
+from core.routers import Router
 from core.views import ApiRootView, healthz, metrics, readyz
 from reports.dashboard import dashboard
 
 admin.site.site_header = "Mailing service"
 admin.site.site_title = "Mailing service"
 admin.site.site_url = "/admin/dashboard/"  # the header's "View site" opens the dashboard
+
+audit_router = Router()
+audit_router.register("audit", AuditViewSet, basename="audit")
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("", ApiRootView.as_view(), name="api-root"),
@@ -20,6 +25,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("clients.urls")),
     path("", include("stoplist.urls")),
+    path("", include(audit_router.urls)),
     path("", include("mailings.urls")),
 ]
 

@@ -125,8 +125,8 @@ class PrivatePostgres:
 
 
 def migrated_database(pg: PrivatePostgres, *, username: str, password: str) -> str:
-    """The private cluster's ``mailing`` database with the schema and one API user (no
-    role); returns its URL."""
+    """The private cluster's ``mailing`` database with the schema and one API user (an
+    operator); returns its URL."""
     from django.contrib.auth.hashers import make_password
 
     url = pg.create_database()
@@ -139,8 +139,13 @@ def migrated_database(pg: PrivatePostgres, *, username: str, password: str) -> s
         conn.execute(
             "INSERT INTO auth_user (username, password, is_superuser, is_staff, is_active, "
             "first_name, last_name, email, date_joined) "
-            "VALUES (%s, %s, false, false, true, '', '', '', now())",
+            "VALUES (%s, %s, false, true, true, '', '', '', now())",
             [username, make_password(password, hasher="pbkdf2_sha256")],
+        )
+        conn.execute(  # the operator group, made by the accounts migration 0002
+            "INSERT INTO auth_user_groups (user_id, group_id) SELECT u.id, g.id "
+            "FROM auth_user u, auth_group g WHERE u.username = %s AND g.name = 'operator'",
+            [username],
         )
     return url
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin_roles import RoleAdmin
+from accounts.audit import audit_record
 from accounts.roles import OPERATOR, has_role
 from core.exceptions import Conflict, InvalidInput
 from mailings import selectors, services
@@ -63,6 +64,7 @@ def counts_bar(counts: dict[str, Any]) -> str:
 
 @admin.register(Mailing)
 class MailingAdmin(RoleAdmin):
+    audit_type = "mailing"
     form = MailingForm
     list_display = [
         "id",
@@ -132,6 +134,12 @@ class MailingAdmin(RoleAdmin):
         if not has_role(request.user, OPERATOR):  # exports carry full phones
             raise PermissionDenied
         mailing = get_object_or_404(Mailing, pk=mailing_id)
+        audit_record(
+            actor=request.user,
+            action="mailing.export",
+            object_id=mailing.pk,
+            details={"via": "admin"},
+        )
         response = StreamingHttpResponse(
             export_rows(mailing_id=mailing.pk), content_type="text/csv; charset=utf-8"
         )
@@ -220,34 +228,44 @@ class MailingAdmin(RoleAdmin):
             saved = services.mailing_create(**form.validated)
         obj.pk = saved.pk
 
-    def _act(self, request: HttpRequest, queryset: QuerySet[Mailing], act: Any, verb: str) -> None:
+    def _act(
+        self, request: HttpRequest, queryset: QuerySet[Mailing], act: Any, verb: str, action: str
+    ) -> None:
         for mailing in queryset:
             try:
                 act(mailing=mailing)
             except (Conflict, InvalidInput) as exc:
                 self.message_user(request, f"Mailing {mailing.pk}: {exc}", messages.ERROR)
             else:
+                audit_record(
+                    actor=request.user,
+                    action=f"mailing.{action}",
+                    object_id=mailing.pk,
+                    details={"via": "admin"},
+                )
                 self.message_user(request, f"Mailing {mailing.pk}: {verb}.", messages.SUCCESS)
 
     @admin.action(description="Start now", permissions=["change"])
     def start_now(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
-        self._act(request, queryset, services.mailing_start_now, "starting")
+        self._act(request, queryset, services.mailing_start_now, "starting", "start")
 
     @admin.action(description="Pause", permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
-        self._act(request, queryset, services.mailing_pause, "paused")
+        self._act(request, queryset, services.mailing_pause, "paused", "pause")
 
     @admin.action(description="Resume", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
-        self._act(request, queryset, services.mailing_resume, "resumed")
+        self._act(request, queryset, services.mailing_resume, "resumed", "resume")
 
     @admin.action(description="Cancel", permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
-        self._act(request, queryset, services.mailing_cancel, "cancelled")
+        self._act(request, queryset, services.mailing_cancel, "cancelled", "cancel")
 
     @admin.action(description="Retry failed messages", permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Mailing]) -> None:
-        self._act(request, queryset, services.mailing_retry_failed, "failed messages retried")
+        self._act(
+            request, queryset, services.mailing_retry_failed, "failed messages retried", "retry"
+        )
 
     def delete_model(self, request: HttpRequest, obj: Mailing) -> None:
         services.mailing_delete(mailing=obj)

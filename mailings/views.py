@@ -16,6 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.audit import audit_record
 from accounts.roles import OPERATOR
 from core.idempotency import idempotent
 from core.openapi import (
@@ -134,6 +135,7 @@ class MailingViewSet(
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         mailing = services.mailing_create(**serializer.validated_data)
+        audit_record(actor=request.user, action="mailing.create", object_id=mailing.pk)
         return self._mailing_response(mailing, status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -142,10 +144,25 @@ class MailingViewSet(
         serializer = self.get_serializer(mailing, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         mailing = services.mailing_update(mailing=mailing, changes=serializer.validated_data)
+        fields = sorted(serializer.validated_data)
+        audit_record(
+            actor=request.user,
+            action="mailing.update",
+            object_id=mailing.pk,
+            details={"fields": fields},
+        )
         return self._mailing_response(mailing)
 
     def perform_destroy(self, instance: Mailing) -> None:
+        mailing_id = instance.pk
         services.mailing_delete(mailing=instance)
+        audit_record(actor=self.request.user, action="mailing.delete", object_id=mailing_id)
+
+    def _act(self, request: Request, verb: str, act: Any) -> Response:
+        """A mailing action (start, pause, resume, cancel, retry), recorded in the audit log."""
+        mailing = act(mailing=self.get_object())
+        audit_record(actor=request.user, action=f"mailing.{verb}", object_id=mailing.pk)
+        return self._mailing_response(mailing)
 
     @extend_schema(
         summary="Start a scheduled mailing now",
@@ -156,7 +173,7 @@ class MailingViewSet(
     )
     @action(detail=True, methods=["post"])
     def start_mailing(self, request: Request, pk: str | None = None) -> Response:
-        return self._mailing_response(services.mailing_start_now(mailing=self.get_object()))
+        return self._act(request, "start", services.mailing_start_now)
 
     @extend_schema(
         summary="Pause a mailing",
@@ -169,7 +186,7 @@ class MailingViewSet(
     )
     @action(detail=True, methods=["post"])
     def pause_mailing(self, request: Request, pk: str | None = None) -> Response:
-        return self._mailing_response(services.mailing_pause(mailing=self.get_object()))
+        return self._act(request, "pause", services.mailing_pause)
 
     @extend_schema(
         summary="Resume a paused mailing",
@@ -180,7 +197,7 @@ class MailingViewSet(
     )
     @action(detail=True, methods=["post"])
     def resume_mailing(self, request: Request, pk: str | None = None) -> Response:
-        return self._mailing_response(services.mailing_resume(mailing=self.get_object()))
+        return self._act(request, "resume", services.mailing_resume)
 
     @extend_schema(
         summary="Cancel a mailing",
@@ -192,7 +209,7 @@ class MailingViewSet(
     )
     @action(detail=True, methods=["post"])
     def cancel_mailing(self, request: Request, pk: str | None = None) -> Response:
-        return self._mailing_response(services.mailing_cancel(mailing=self.get_object()))
+        return self._act(request, "cancel", services.mailing_cancel)
 
     @extend_schema(
         summary="Retry the failed messages",
@@ -204,7 +221,7 @@ class MailingViewSet(
     )
     @action(detail=True, methods=["post"])
     def retry_failed(self, request: Request, pk: str | None = None) -> Response:
-        return self._mailing_response(services.mailing_retry_failed(mailing=self.get_object()))
+        return self._act(request, "retry", services.mailing_retry_failed)
 
     @extend_schema(
         summary="Preview a mailing before creating it",
@@ -254,6 +271,12 @@ class MailingViewSet(
         serializer = TestSendRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = create_test_sends(mailing=mailing, phones=serializer.validated_data["phones"])
+        audit_record(
+            actor=request.user,
+            action="mailing.test_send",
+            object_id=mailing.pk,
+            details={"test_sends": [t.pk for t in created]},
+        )
         results = [{"id": t.pk, "phone": t.phone, "status": t.status} for t in created]
         return Response({"results": results}, status=status.HTTP_202_ACCEPTED)
 
@@ -274,6 +297,7 @@ class MailingViewSet(
     @action(detail=True, methods=["get"], pagination_class=None, required_role=OPERATOR)
     def export(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         mailing = self.get_object()
+        audit_record(actor=request.user, action="mailing.export", object_id=mailing.pk)
         response = StreamingHttpResponse(
             export_rows(mailing_id=mailing.pk), content_type="text/csv; charset=utf-8"
         )

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.urls import URLPattern, path
 
 from accounts.admin_roles import RoleAdmin
+from accounts.audit import audit_record
 from clients import importing, validation
 from core.exceptions import InvalidInput
 from stoplist import services
@@ -39,6 +40,7 @@ class ImportForm(forms.Form):
 @admin.register(StopListEntry)
 class StopListEntryAdmin(RoleAdmin):
     masked_phone_fields = ("phone",)
+    audit_type = "stoplist"
     form = StopListEntryForm
     list_display = ["phone", "reason", "source", "created_at", "created_by"]
     list_filter = ["source"]
@@ -88,6 +90,11 @@ class StopListEntryAdmin(RoleAdmin):
                         form.cleaned_data["file"].file, columns=services.IMPORT_COLUMNS
                     ),
                     created_by=request.user.get_username(),
+                )
+                audit_record(
+                    actor=request.user,
+                    action="stoplist.import",
+                    details={"via": "admin", "created": result.created, "updated": result.updated},
                 )
             except InvalidInput as exc:
                 error = exc.errors

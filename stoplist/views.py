@@ -11,6 +11,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.audit import actor_of, audit_record
 from clients import importing, validation
 from clients.serializers import ImportResultSerializer
 from core.idempotency import idempotent
@@ -36,10 +37,6 @@ PHONE_PATH = OpenApiParameter(
     OpenApiParameter.PATH,
     description="The number, written as for a client (e.g. 79001234567).",
 )
-
-
-def actor_of(request: Request) -> str:
-    return getattr(request.user, "username", "") or ""
 
 
 @extend_schema_view(
@@ -101,13 +98,17 @@ class StopListViewSet(
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         entry, created = services.stoplist_add(
-            **serializer.validated_data, source=Source.API, created_by=actor_of(request)
+            **serializer.validated_data, source=Source.API, created_by=actor_of(request.user)
         )
+        if created:
+            audit_record(actor=request.user, action="stoplist.create", object_id=entry.phone)
         answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(self.get_serializer(entry).data, status=answer)
 
     def perform_destroy(self, instance: StopListEntry) -> None:
+        phone = instance.phone
         services.stoplist_remove(entry=instance)
+        audit_record(actor=self.request.user, action="stoplist.delete", object_id=phone)
 
     @extend_schema(
         summary="Import numbers to the stop list",
@@ -154,5 +155,11 @@ class StopListViewSet(
                     ]
                 }
             )
-        result = services.stoplist_import(rows=rows, created_by=actor_of(request))
-        return Response(result.as_answer(), status=status.HTTP_200_OK)
+        result = services.stoplist_import(rows=rows, created_by=actor_of(request.user))
+        answer = result.as_answer()
+        audit_record(
+            actor=request.user,
+            action="stoplist.import",
+            details={k: answer[k] for k in ("created", "updated", "rejected_count")},
+        )
+        return Response(answer, status=status.HTTP_200_OK)

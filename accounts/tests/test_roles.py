@@ -98,7 +98,8 @@ def test_a_viewer_reads_but_never_writes(viewer_api: APIClient) -> None:
         if ROLELESS.match(path):
             continue
         answer = call(viewer_api, method, path)
-        if method in SAFE and not path.endswith("/export/"):
+        admin_only = path.startswith("/api/audit/") or path.startswith("/api/keys/")
+        if method in SAFE and not path.endswith("/export/") and not admin_only:
             assert answer.status_code != 403, (method, path)
         else:
             assert answer.status_code == 403, (method, path, answer.status_code)

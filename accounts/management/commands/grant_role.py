@@ -22,5 +22,5 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user {options['username']!r}.")
         role = None if options["role"] == "none" else options["role"]
-        set_role(user, role)
+        set_role(user, role, actor="manage.py grant_role")
         self.stdout.write(f"{user.get_username()}: {role or 'no role'}.")
