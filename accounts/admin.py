@@ -6,10 +6,11 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.http import HttpRequest
+from rest_framework_api_key.models import APIKey as LibraryApiKey
 
 from accounts.admin_roles import AdminOnly, admin_site_has_permission
 from accounts.forms import AdminLoginForm
-from accounts.models import AuditEntry, OidcIdentity
+from accounts.models import ApiKey, AuditEntry, OidcIdentity
 from accounts.roles import role_of
 
 # The login page offers the identity provider's button and, unless switched off, passwords.
@@ -65,4 +66,22 @@ class AuditEntryAdmin(AdminOnly):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# djangorestframework-api-key registers its own model; the service's keys carry a role.
+admin.site.unregister(LibraryApiKey)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(AdminOnly):
+    """Keys are made through the API (the key is shown once there); here, listed and
+    revoked."""
+
+    list_display = ("name", "role", "prefix", "created", "last_used_at", "revoked")
+    readonly_fields = ("name", "role", "prefix", "created", "last_used_at")
+    fields = ("name", "role", "prefix", "created", "last_used_at", "revoked")
+    audit_type = "key"
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
 
 
 class OidcIdentity(models.Model):
@@ -60,3 +61,18 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise PermissionError("audit entries cannot be deleted")
+
+
+class ApiKey(AbstractAPIKey):
+    """An integration's credential (SPEC 8.1): ``Authorization: Api-Key <key>`` acts with
+    its role. djangorestframework-api-key stores only a hash of the key (the key itself is
+    shown once, when made) and a short prefix to find it by; revoked keys stay, unusable."""
+
+    role = models.CharField(
+        max_length=16, choices=[(r, r) for r in ("viewer", "operator", "admin")]
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
+    "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -179,6 +180,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.apikeys.ApiKeyAuthentication",  # Authorization: Api-Key <key>
     ],
     # Reads need the viewer role, writes operator (accounts.permissions); no role: 403.
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasRole"],

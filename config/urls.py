@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.api import AuditViewSet
+from accounts.api import ApiKeyViewSet, AuditViewSet
 from accounts.tokens import LogoutView, RefreshView, SignInView
 from core.routers import Router
 from core.views import ApiRootView, healthz, metrics, readyz
@@ -16,6 +16,7 @@ admin.site.site_url = "/admin/dashboard/"  # the header's "View site" opens the 
 
 audit_router = Router()
 audit_router.register("audit", AuditViewSet, basename="audit")
+audit_router.register("keys", ApiKeyViewSet, basename="key")
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("", ApiRootView.as_view(), name="api-root"),

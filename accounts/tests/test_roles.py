@@ -53,7 +53,10 @@ def api_routes() -> list[tuple[str, str]]:
     MessageFactory.create(mailing=mailing)
     client = ClientFactory.create()
     StopListEntry.objects.create(phone="79000000009")
-    ids = {"pk": str(mailing.pk), "phone": "79000000009", "format": "json"}
+    from accounts.models import ApiKey
+
+    key, _ = ApiKey.objects.create_key(name="walk", role="viewer")
+    ids = {"pk": str(mailing.pk), "phone": "79000000009", "id": key.pk, "format": "json"}
     assert client.pk
     routes = set()
     for pattern, callback in walk(get_resolver().url_patterns):
