@@ -60,7 +60,8 @@ class SignInView(TokenObtainPairView):
         summary="A token pair from a username and a password",
         responses={
             200: inline_serializer(
-                "TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
+                "TokenObtainPair",
+                {"access": serializers.CharField(), "refresh": serializers.CharField()},
             ),
             400: VALIDATION_ERROR,
             429: TOO_MANY_SIGN_INS,
