@@ -99,13 +99,17 @@ def csv_rows(binary: IO[bytes], columns: tuple[str, ...] = COLUMNS) -> Iterator[
                     ]
                 }
             )
+        # A row's line is where it starts: a quoted cell may span lines, and the reader's
+        # line_num is where the row ended.
+        ended = reader.line_num
         for cells in reader:
+            line, ended = ended + 1, reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) != len(header):
-                yield reader.line_num, f"Expected {len(header)} cells, found {len(cells)}."
+                yield line, f"Expected {len(header)} cells, found {len(cells)}."
                 continue
-            yield reader.line_num, dict(zip(header, cells, strict=True))
+            yield line, dict(zip(header, cells, strict=True))
     except UnicodeDecodeError as exc:
         raise InvalidInput(
             {"file": [f"The file is not UTF-8 text (line {reader.line_num + 1})."]}

@@ -48,7 +48,9 @@ class ApiJsonErrorsMiddleware:
 
 
 def body_limit(path: str) -> int:
-    if path.startswith("/api/") and path.rstrip("/").endswith(IMPORT_PATH_SUFFIX.rstrip("/")):
+    """The import routes (the API's and the admin's CSV pages) take ``MAX_IMPORT_BYTES``;
+    every other route, signed in or not, ``MAX_REQUEST_BYTES``."""
+    if path.rstrip("/").endswith(IMPORT_PATH_SUFFIX.rstrip("/")):
         return int(settings.MAX_IMPORT_BYTES)
     return int(settings.MAX_REQUEST_BYTES)
 

@@ -148,3 +148,23 @@ def test_json_import_takes_an_object_with_the_clients_too(api: Any) -> None:
     assert answer.status_code == 200
     assert answer.json()["created"] == 1
     assert [row["line"] for row in answer.json()["rejected"]] == [2]
+
+
+def test_a_rejected_rows_line_is_where_it_starts_even_after_a_multiline_cell(
+    api: APIClient,
+) -> None:
+    import io
+
+    csv_text = (
+        "phone,tag\n"  # line 1
+        '79000000001,"two\nlines"\n'  # lines 2-3: a quoted cell with a line break
+        "bad-phone,x\n"  # line 4
+        '"bad\nphone",y\n'  # lines 5-6
+        "\n"  # line 7: blank
+        "also-bad,z\n"  # line 8
+    )
+    upload = io.BytesIO(csv_text.encode())
+    upload.name = "c.csv"
+    answer = api.post("/api/clients/import/", {"file": upload}, format="multipart")
+    assert answer.status_code == 200
+    assert [row["line"] for row in answer.json()["rejected"]] == [4, 5, 8]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from django.test import Client as Browser
 from rest_framework.test import APIClient
+
+from clients.models import Client
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +84,27 @@ def test_a_whole_body_error_has_the_field_errors_shape(api: APIClient) -> None:
 
 def answer_is_json(answer: Any) -> bool:
     return bool(answer["Content-Type"] == "application/json" and "detail" in answer.json())
+
+
+@pytest.mark.parametrize(
+    ("path", "limit_setting"),
+    [
+        ("/api/clients/import/", "MAX_IMPORT_BYTES"),
+        ("/api/stoplist/import/", "MAX_IMPORT_BYTES"),
+        ("/admin/clients/client/import/", "MAX_IMPORT_BYTES"),
+        ("/api/clients/", "MAX_REQUEST_BYTES"),
+        ("/admin/login/", "MAX_REQUEST_BYTES"),
+    ],
+)
+def test_a_multipart_upload_over_the_limit_is_a_413_too(
+    client: Browser, settings: Any, path: str, limit_setting: str
+) -> None:
+    from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+    setattr(settings, limit_setting, 10_000)
+    upload = io.BytesIO(b"phone\n" + b"79001112233\n" * 2000)
+    upload.name = "big.csv"
+    body = encode_multipart(BOUNDARY, {"file": upload})
+    answer = client.generic("POST", path, body, content_type=MULTIPART_CONTENT)
+    assert answer.status_code == 413
+    assert not Client.objects.exists()
