@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from core.logging import mask_phones_in
 from mailings import selectors
 from mailings.models import (
     SUPPRESSED_STOP_LIST,
+    Mailing,
     MailingStatus,
     Message,
     MessageStatus,
@@ -72,9 +73,12 @@ def messages_claim(
     now = now or timezone.now()
     lease_until = now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
     with transaction.atomic():
+        due = selectors.messages_due(now=now)
+        running = _running_mailings_share_locked(now=now)
+        if running is not None:
+            due = due.filter(mailing_id__in=running)
         ids = list(
-            selectors.messages_due(now=now)
-            .select_for_update(skip_locked=True, of=("self",))
+            due.select_for_update(skip_locked=True, of=("self",))
             .order_by("priority", "next_attempt_at")
             .values_list("id", flat=True)[:limit]
         )
@@ -131,6 +135,29 @@ def messages_claim(
                 status=MessageStatus.SUPPRESSED, last_error=SUPPRESSED_STOP_LIST, **released
             )
         return claimed
+
+
+def _running_mailings_share_locked(*, now: datetime) -> list[int] | None:
+    """The running mailings, read under a share lock (PostgreSQL; None elsewhere).
+
+    Without it the claim reads the mailings' status unlocked: a pause, cancel or delete
+    committing while the claim runs would go unseen, and requests of that mailing would
+    start after its answer. With ``FOR SHARE SKIP LOCKED`` a mailing being changed right now
+    (its row locked by a pause, cancel, delete or launch chunk) is left for the next claim,
+    and a change that comes later waits for this claim to commit, so its messages are in
+    flight, and counted, when the operator is answered. Claims do not block each other,
+    nor wait. SQLite serializes every write transaction: there the claim's own read is
+    already the last word.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Mailing._meta.db_table} "  # noqa: S608
+            "WHERE status = %s AND end_at > %s ORDER BY id FOR SHARE SKIP LOCKED",
+            [MailingStatus.RUNNING.value, now],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def messages_record_outcomes(
