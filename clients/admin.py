@@ -1,24 +1,13 @@
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import URLPattern, path
 
 from accounts.admin_roles import RoleAdmin
-from accounts.audit import audit_record
 from clients import importing, services
+from clients.admin_import import import_page
 from clients.models import Client
-from core.exceptions import InvalidInput
-
-
-class ImportForm(forms.Form):
-    file = forms.FileField(
-        help_text="CSV with the header phone,operator_code,tag,timezone and optionally "
-        "consent_at,consent_source."
-    )
 
 
 @admin.register(Client)
@@ -44,29 +33,12 @@ class ClientAdmin(RoleAdmin):
         return extra + super().get_urls()
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = ImportForm(request.POST or None, request.FILES or None)
-        result = None
-        error = None
-        if request.method == "POST" and form.is_valid():
-            try:
-                result = importing.clients_import(
-                    rows=importing.csv_rows(form.cleaned_data["file"].file)
-                )
-                audit_record(
-                    actor=request.user,
-                    action="client.import",
-                    details={"via": "admin", "created": result.created, "updated": result.updated},
-                )
-            except InvalidInput as exc:
-                error = exc.errors
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Import clients from CSV",
-            "form": form,
-            "result": result,
-            "error": error,
-            "opts": self.model._meta,
-        }
-        return render(request, "admin/clients/client/import.html", context)
+        return import_page(
+            self,
+            request,
+            title="Import clients from CSV",
+            columns_help="CSV with the header phone,operator_code,tag,timezone and "
+            "optionally consent_at,consent_source.",
+            action="client.import",
+            run=lambda file: importing.clients_import(rows=importing.csv_rows(file)),
+        )

@@ -179,15 +179,21 @@ def _fast_row(raw: Mapping[str, Any]) -> Cleaned | None:
     return phone, code, tag, zone, None, None
 
 
-def _clean_row(raw: Mapping[str, Any]) -> tuple[Cleaned | None, dict[str, list[str]]]:
-    fast = _fast_row(raw)
-    if fast is not None:
-        return fast, {}
+def text_problems(raw: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The row's cells that cannot be stored as text (a NUL, an unpaired surrogate)."""
     errors: dict[str, list[str]] = {}
     for name, value in raw.items():
         problem = validation.text_problem(value)
         if problem:
             errors[str(name)] = [problem]
+    return errors
+
+
+def _clean_row(raw: Mapping[str, Any]) -> tuple[Cleaned | None, dict[str, list[str]]]:
+    fast = _fast_row(raw)
+    if fast is not None:
+        return fast, {}
+    errors = text_problems(raw)
     if errors:
         return None, errors
     cleaned: dict[str, str | None] = {}

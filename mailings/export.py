@@ -18,16 +18,18 @@ from django.db.models import Max, Min
 
 from mailings.models import Message
 
-HEADER = [
-    "message_id",
-    "client_id",
-    "phone",
-    "status",
-    "attempts",
-    "created_at",
-    "sent_at",
-    "last_error",
-]
+# The CSV's columns and the message fields they come from.
+COLUMNS = {
+    "message_id": "id",
+    "client_id": "client_id",
+    "phone": "phone",
+    "status": "status",
+    "attempts": "attempts",
+    "created_at": "created_at",
+    "sent_at": "sent_at",
+    "last_error": "last_error",
+}
+HEADER = list(COLUMNS)
 PAGE = 2_000
 FORMULA_STARTS = ("=", "+", "-", "@")
 
@@ -68,16 +70,7 @@ def export_rows(*, mailing_id: int) -> Iterator[str]:
     bounds = mine.aggregate(first=Min("id"), last=Max("id"))
     if bounds["first"] is None:
         return
-    fields = [
-        "id",
-        "client_id",
-        "phone",
-        "status",
-        "attempts",
-        "created_at",
-        "sent_at",
-        "last_error",
-    ]
+    fields = list(COLUMNS.values())
     for start in range(bounds["first"], bounds["last"] + 1, PAGE):
         window = mine.filter(id__gte=start, id__lt=start + PAGE).order_by("id")
         chunk = []

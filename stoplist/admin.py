@@ -4,15 +4,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import URLPattern, path
 
 from accounts.admin_roles import RoleAdmin
-from accounts.audit import audit_record
 from clients import importing, validation
-from core.exceptions import InvalidInput
+from clients.admin_import import import_page
 from stoplist import services
 from stoplist.models import Source, StopListEntry
 
@@ -31,10 +28,6 @@ class StopListEntryForm(forms.ModelForm):
             return validation.clean_phone(self.cleaned_data["phone"])
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
-
-
-class ImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV with the header phone,reason (reason optional).")
 
 
 @admin.register(StopListEntry)
@@ -78,32 +71,14 @@ class StopListEntryAdmin(RoleAdmin):
         return extra + super().get_urls()
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = ImportForm(request.POST or None, request.FILES or None)
-        result = None
-        error = None
-        if request.method == "POST" and form.is_valid():
-            try:
-                result = services.stoplist_import(
-                    rows=importing.csv_rows(
-                        form.cleaned_data["file"].file, columns=services.IMPORT_COLUMNS
-                    ),
-                    created_by=request.user.get_username(),
-                )
-                audit_record(
-                    actor=request.user,
-                    action="stoplist.import",
-                    details={"via": "admin", "created": result.created, "updated": result.updated},
-                )
-            except InvalidInput as exc:
-                error = exc.errors
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Import the stop list from CSV",
-            "form": form,
-            "result": result,
-            "error": error,
-            "opts": self.model._meta,
-        }
-        return render(request, "admin/clients/client/import.html", context)
+        return import_page(
+            self,
+            request,
+            title="Import the stop list from CSV",
+            columns_help="CSV with the header phone,reason (reason optional).",
+            action="stoplist.import",
+            run=lambda file: services.stoplist_import(
+                rows=importing.csv_rows(file, columns=services.IMPORT_COLUMNS),
+                created_by=request.user.get_username(),
+            ),
+        )

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from clients import validation
-from clients.importing import CHUNK_ROWS, ImportResult, RawRow, chunks
+from clients.importing import CHUNK_ROWS, ImportResult, RawRow, chunks, text_problems
 from core.logging import mask_phone
 from stoplist.models import REASON_MAX_LENGTH, Source, StopListEntry
 
@@ -47,11 +47,7 @@ def stoplist_remove(*, entry: StopListEntry) -> None:
 
 
 def _clean(raw: Any) -> tuple[tuple[str, str] | None, dict[str, list[str]]]:
-    errors: dict[str, list[str]] = {}
-    for name, value in raw.items():
-        problem = validation.text_problem(value)
-        if problem:
-            errors[str(name)] = [problem]
+    errors = text_problems(raw)
     if errors:
         return None, errors
     phone = reason = ""
