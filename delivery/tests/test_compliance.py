@@ -4,7 +4,6 @@ nothing more; test sends go now, with msgIds no message has, and retry then give
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,22 +22,7 @@ from mailings.testsends import create_test_sends
 from stoplist.models import StopListEntry
 from stoplist.services import stoplist_add
 
-TOKEN = "compliance-test-token"
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def emulator(settings: Any) -> Iterator[EmulatorThread]:
-    with EmulatorThread(token=TOKEN) as emu:
-        settings.GATEWAY_URL = emu.url
-        settings.GATEWAY_TOKEN = TOKEN
-        settings.GATEWAY_TIMEOUT_SECONDS = 1.0
-        settings.DELIVERY_BACKOFF_BASE_SECONDS = 0.01
-        settings.DELIVERY_BACKOFF_CAP_SECONDS = 0.05
-        settings.DISPATCH_TASK_SECONDS = 5.0
-        settings.DISPATCH_IDLE_SECONDS = 0.1
-        yield emu
 
 
 def running_mailing(n: int, **fields: Any) -> Any:

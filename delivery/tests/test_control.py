@@ -12,13 +12,12 @@ from django.utils import timezone
 
 from clients.tests.factories import ClientFactory
 from delivery.dispatcher import dispatch_run
-from delivery.tests.test_dispatcher import TOKEN, emulator, run_until_settled, statuses
+from delivery.tests.test_dispatcher import run_until_settled, statuses
 from emulator.thread import EmulatorThread
 from mailings import services
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 from mailings.tests.factories import MailingFactory
 
-__all__ = ["emulator"]  # the fixture, shared with test_dispatcher
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -122,4 +121,3 @@ def test_a_mailings_own_max_rate_holds_beside_the_gateway_rate(
     assert len(arrivals) == 40
     for i, first in enumerate(arrivals):
         assert sum(1 for t in arrivals[i:] if t < first + 1.0) <= 20 + 20
-    assert TOKEN

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,22 +21,7 @@ from mailings import services as mailing_services
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 from mailings.tests.factories import MailingFactory
 
-TOKEN = "dispatch-test-token"
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def emulator(settings: Any) -> Iterator[EmulatorThread]:
-    with EmulatorThread(token=TOKEN) as emu:
-        settings.GATEWAY_URL = emu.url
-        settings.GATEWAY_TOKEN = TOKEN
-        settings.GATEWAY_TIMEOUT_SECONDS = 1.0
-        settings.DELIVERY_BACKOFF_BASE_SECONDS = 0.01
-        settings.DELIVERY_BACKOFF_CAP_SECONDS = 0.05
-        settings.DISPATCH_TASK_SECONDS = 5.0
-        settings.DISPATCH_IDLE_SECONDS = 0.1
-        yield emu
 
 
 def launch(n_clients: int, **mailing_fields: Any) -> Mailing:
