@@ -21,21 +21,27 @@ class PeakMemory:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(0.25):
-            groups = set(self._pgids())
-            for pid in os.listdir("/proc"):
-                if not pid.isdigit():
+        # A sample at once, then every 0.25 s: a short measurement still gets one.
+        while True:
+            self._sample()
+            if self._stop.wait(0.25):
+                return
+
+    def _sample(self) -> None:
+        groups = set(self._pgids())
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[2]) not in groups:
                     continue
-                try:
-                    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    if int(stat[2]) not in groups:
-                        continue
-                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                        if line.startswith("VmRSS:"):
-                            mib = int(line.split()[1]) / 1024
-                            self.peak_process_mib = max(self.peak_process_mib, mib)
-                except (OSError, IndexError, ValueError):
-                    continue
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        mib = int(line.split()[1]) / 1024
+                        self.peak_process_mib = max(self.peak_process_mib, mib)
+            except (OSError, IndexError, ValueError):
+                continue
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()
