@@ -19,10 +19,10 @@ from accounts.audit import audit_record
 from accounts.roles import OPERATOR, has_role
 from core.exceptions import Conflict, InvalidInput
 from mailings import selectors, services
-from mailings.export import export_rows
+from mailings.export import export_response
 from mailings.forms import MailingForm, api_body
 from mailings.models import Mailing, Message, MessageStatus
-from mailings.preview import mailing_preview
+from mailings.preview import preview_of
 from mailings.serializers import MailingPreviewRequestSerializer
 
 PROGRESS_COLOURS = {
@@ -120,14 +120,7 @@ class MailingAdmin(RoleAdmin):
         if not serializer.is_valid():
             return JsonResponse({"errors": serializer.errors})
         fields = serializer.validated_data
-        result = mailing_preview(
-            text=fields["text"],
-            filter_operator_code=fields.get("filter_operator_code", ""),
-            filter_tag=fields.get("filter_tag", ""),
-            kind=fields.get("kind", "service"),
-            send_window_start=fields.get("send_window_start"),
-            send_window_end=fields.get("send_window_end"),
-        )
+        result = preview_of(fields)
         return JsonResponse(result.as_dict())
 
     def export_view(self, request: HttpRequest, mailing_id: int) -> StreamingHttpResponse:
@@ -140,11 +133,7 @@ class MailingAdmin(RoleAdmin):
             object_id=mailing.pk,
             details={"via": "admin"},
         )
-        response = StreamingHttpResponse(
-            export_rows(mailing_id=mailing.pk), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="mailing-{mailing.pk}.csv"'
-        return response
+        return export_response(mailing_id=mailing.pk)
 
     @admin.display(description="text")
     def short_text(self, mailing: Mailing) -> str:

@@ -121,3 +121,15 @@ def mailing_preview(
 def _grouped(clients: QuerySet[Client], field: str) -> dict[str, int]:
     rows = clients.order_by().values_list(field).annotate(n=Count("id")).order_by(field)
     return dict(rows)
+
+
+def preview_of(fields: dict[str, Any]) -> Preview:
+    """The preview of a create's validated fields (the API's body, the admin's form)."""
+    return mailing_preview(
+        text=fields["text"],
+        filter_operator_code=fields.get("filter_operator_code", ""),
+        filter_tag=fields.get("filter_tag", ""),
+        kind=fields.get("kind", Kind.SERVICE),
+        send_window_start=fields.get("send_window_start"),
+        send_window_end=fields.get("send_window_end"),
+    )

@@ -29,9 +29,9 @@ from core.openapi import (
 )
 from core.pagination import KnownCount, paginate
 from mailings import selectors, services
-from mailings.export import export_rows
-from mailings.models import Kind, Mailing, Message, MessageStatus, TestSend
-from mailings.preview import mailing_preview
+from mailings.export import export_response
+from mailings.models import Mailing, Message, MessageStatus, TestSend
+from mailings.preview import preview_of
 from mailings.serializers import (
     MailingPreviewRequestSerializer,
     MailingPreviewSerializer,
@@ -238,14 +238,7 @@ class MailingViewSet(
         serializer = MailingPreviewRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        result = mailing_preview(
-            text=data["text"],
-            filter_operator_code=data.get("filter_operator_code", ""),
-            filter_tag=data.get("filter_tag", ""),
-            kind=data.get("kind", Kind.SERVICE),
-            send_window_start=data.get("send_window_start"),
-            send_window_end=data.get("send_window_end"),
-        )
+        result = preview_of(data)
         return Response(result.as_dict())
 
     @extend_schema(
@@ -298,11 +291,7 @@ class MailingViewSet(
     def export(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         mailing = self.get_object()
         audit_record(actor=request.user, action="mailing.export", object_id=mailing.pk)
-        response = StreamingHttpResponse(
-            export_rows(mailing_id=mailing.pk), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="mailing-{mailing.pk}.csv"'
-        return response
+        return export_response(mailing_id=mailing.pk)
 
     @extend_schema(
         summary="Statistics over all mailings",

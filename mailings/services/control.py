@@ -9,7 +9,6 @@ paused mailing still ends at its end time (``lifecycle.mailings_finish_ended``).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -17,14 +16,13 @@ from django.db import transaction
 from django.db.models import Count
 
 from core.exceptions import Conflict
-from core.logging import mask_phone
+from core.logging import mask_phones_in
 from mailings import selectors
 from mailings.models import Mailing, MailingStatus, Message, MessageStatus
 
 logger = logging.getLogger(__name__)
 
 OPERATOR = "operator"
-PHONE_IN_TEXT = re.compile(r"(?<![0-9])7[0-9]{10}(?![0-9])")
 
 
 def mailing_pause(*, mailing: Mailing, reason: str = OPERATOR) -> Mailing:
@@ -103,5 +101,5 @@ def _commonest_error(mailing_id: int) -> str:
     )
     if row is None:
         return "no error text"
-    text = PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group()), row["last_error"])
+    text = mask_phones_in(row["last_error"])
     return f"commonest error ({row['n']}): {text[:300]}"
