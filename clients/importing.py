@@ -219,6 +219,23 @@ def _clean_row(raw: Mapping[str, Any]) -> tuple[Cleaned | None, dict[str, list[s
     return (*row, consent_at, cleaned["consent_source"]), {}
 
 
+def cleaned_rows(
+    chunk: Iterable[RawRow],
+    clean: Callable[[Mapping[str, Any]], tuple[Any, dict[str, list[str]]]],
+    rejections: Rejections,
+) -> Iterator[tuple[int, Any]]:
+    """The rows ``clean`` accepts, with their line; the others go to ``rejections``."""
+    for line, raw in chunk:
+        if isinstance(raw, str):
+            rejections.add(line, {"non_field_errors": [raw]})
+            continue
+        row, errors = clean(raw)
+        if row is None:
+            rejections.add(line, errors)
+            continue
+        yield line, row
+
+
 def chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
@@ -293,16 +310,9 @@ def clients_import(*, rows: Iterable[RawRow]) -> ImportResult:
     with transaction.atomic(), connection.cursor() as cursor:
         _stage_create(cursor)
         for chunk in chunks(rows, CHUNK_ROWS):
-            valid: list[StageRow] = []
-            for line, raw in chunk:
-                if isinstance(raw, str):
-                    result.rejections.add(line, {"non_field_errors": [raw]})
-                    continue
-                row, errors = _clean_row(raw)
-                if row is None:
-                    result.rejections.add(line, errors)
-                    continue
-                valid.append((line, *row))
+            valid: list[StageRow] = [
+                (line, *row) for line, row in cleaned_rows(chunk, _clean_row, result.rejections)
+            ]
             if valid:
                 _stage_write(cursor, valid)
         _stage_apply(cursor, result)

@@ -13,7 +13,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from clients import validation
-from clients.importing import CHUNK_ROWS, ImportResult, RawRow, chunks, text_problems
+from clients.importing import (
+    CHUNK_ROWS,
+    ImportResult,
+    RawRow,
+    chunks,
+    cleaned_rows,
+    text_problems,
+)
 from core.logging import mask_phone
 from stoplist.models import REASON_MAX_LENGTH, Source, StopListEntry
 
@@ -80,15 +87,7 @@ def stoplist_import(*, rows: Iterable[RawRow], created_by: str = "") -> ImportRe
     with transaction.atomic():
         for chunk in chunks(rows, CHUNK_ROWS):
             valid: dict[str, str] = {}
-            for line, raw in chunk:
-                if isinstance(raw, str):
-                    result.rejections.add(line, {"non_field_errors": [raw]})
-                    continue
-                row, errors = _clean(raw)
-                if row is None:
-                    result.rejections.add(line, errors)
-                    continue
-                phone, reason = row
+            for line, (phone, reason) in cleaned_rows(chunk, _clean, result.rejections):
                 if phone in seen:
                     result.rejections.add(line, {"phone": [f"Duplicate of line {seen[phone]}."]})
                     continue
