@@ -3,21 +3,22 @@ at 200 ms (3), the API beside it (7), a worker's memory (9), scale-out (10)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import time
 from typing import Any
 
 from bench import data
 from bench.harness import (
     BENCH_ENV,
+    RAW_IN_FLIGHT,
     BackgroundLoad,
     api_rows,
+    cpu_per_message_row,
     make_api,
+    raw_limit,
     run_mailing,
     share_of_limit_row,
 )
-from bench.measure import PeakMemory, cpu_seconds_by_role, cpu_share, group_of
+from bench.measure import PeakMemory, group_of
 from bench.registry import Context, benchmark
 from bench.report import Row, progress
 
@@ -72,62 +73,55 @@ def scale_out(ctx: Context) -> list[Row]:
 
 @benchmark(1, configs=("postgres", "embedded"), always=True)
 def limit(ctx: Context) -> list[Row]:
-    """A plain aiohttp client at the dispatchers' concurrency, no database."""
-    from django.conf import settings
-
-    from gateway.client import GatewayClient
-
-    progress("1: the limit: a plain aiohttp client against the emulator")
-    n, stack = ctx.sizes["limit"], ctx.stack
-    concurrency = settings.DISPATCH_MAX_IN_FLIGHT * settings.DISPATCH_SLOTS
-
-    async def go() -> float:
-        async with GatewayClient(stack.gateway_url, stack.token, max_in_flight=concurrency) as gw:
-            semaphore = asyncio.Semaphore(concurrency)
-
-            async def one(i: int) -> None:
-                async with semaphore:
-                    await gw.send(msg_id=i, phone="79000000000", text="limit")
-
-            started = time.perf_counter()
-            await asyncio.gather(*(one(i) for i in range(1, n + 1)))
-            return n / (time.perf_counter() - started)
-
-    ctx.limit = asyncio.run(go())
-    stack.reset_gateway()
+    """The raw limit: a plain aiohttp client against the minimal stub, no database."""
+    n = ctx.sizes["limit"]
+    progress(f"1: the raw limit: a plain aiohttp client, {RAW_IN_FLIGHT} in flight -> the stub")
+    ctx.limit = raw_limit(ctx.stack, n)
     progress(f"   {ctx.limit:,.0f} requests/s")
-    if ctx.config != "postgres":
-        return []
-    what = "limit: plain aiohttp client -> emulator, no database"
+    what = (
+        f"raw limit ({ctx.config}'s run): plain aiohttp client, {RAW_IN_FLIGHT} in flight -> stub"
+    )
     return [Row(1, what, ctx.limit, "req/s", "reference", None)]
 
 
-@benchmark(4, configs=("embedded",))
+def dispatch_row(
+    ctx: Context, number: int, tag: str, n: int, what: str, *, share: float, timeout: float
+) -> tuple[list[Row], dict[str, Any]]:
+    """The raw limit just before, then the mailing: its rate beside that limit, and the CPU
+    each role spent per delivered message."""
+    limit = raw_limit(ctx.stack, ctx.sizes["limit"])
+    progress(f"   raw limit now {limit:,.0f} req/s")
+    result = run_mailing(ctx.stack, ctx.api, tag, n, timeout=timeout)
+    row = share_of_limit_row(number, what, result, limit, share)
+    cpu = cpu_per_message_row(13, what, result["cpu"], result["delivered"], target_ms=0.2)
+    progress(
+        f"   {result['rate']:,.0f} msg/s = {row.detail}; {cpu.value:.3f} ms CPU ({cpu.detail})"
+    )
+    return [row, cpu], result
+
+
+@benchmark(4, 13, configs=("embedded",))
 def dispatch_embedded(ctx: Context) -> list[Row]:
     n = ctx.sizes["embedded"]
     data.insert_clients(n, tag="b4")
     progress(f"4: dispatch on SQLite + filesystem broker, {n:,} clients")
-    result = run_mailing(ctx.stack, ctx.api, "b4", n, timeout=max(120, n / 50))
     what = f"dispatch, embedded, {n:,} clients, latency 0"
-    row = share_of_limit_row(4, what, result, ctx.limit, 0.25)
-    progress(f"   {result['rate']:,.0f} msg/s = {row.detail}")
-    return [row]
+    rows, _ = dispatch_row(ctx, 4, "b4", n, what, share=0.7, timeout=max(120, n / 50))
+    return rows
 
 
-@benchmark(2, 9)
+@benchmark(2, 9, 13)
 def dispatch_postgres(ctx: Context) -> list[Row]:
     n = ctx.sizes["dispatch"]
     data.insert_clients(n, offset=0, tag="b2")
     progress(f"2: dispatch on PostgreSQL + Redis, {n:,} clients, latency 0")
-    with PeakMemory(group_of(ctx.stack, "worker")) as memory:
-        result = run_mailing(ctx.stack, ctx.api, "b2", n, timeout=max(120, n / 100))
     what = f"dispatch, PostgreSQL + Redis, {n:,} clients, latency 0"
-    row = share_of_limit_row(2, what, result, ctx.limit, 0.5)
+    with PeakMemory(group_of(ctx.stack, "worker")) as memory:
+        rows, _ = dispatch_row(ctx, 2, "b2", n, what, share=0.7, timeout=max(120, n / 100))
     peak = memory.peak_process_mib
-    progress(f"   {result['rate']:,.0f} msg/s = {row.detail}, worker peak {peak:.0f} MiB")
-    ctx.stack.reset_gateway()
+    progress(f"   worker peak {peak:.0f} MiB")
     what = "peak memory of one worker process during 2"
-    return [row, Row(9, what, peak, "MiB", "<= 300 MB", peak <= 286)]
+    return [*rows, Row(9, what, peak, "MiB", "<= 300 MB", peak <= 286)]
 
 
 @benchmark(7)
@@ -138,31 +132,30 @@ def api_alone(ctx: Context) -> list[Row]:
     return api_rows(alone.result, "nothing sending")
 
 
-@benchmark(3, 7)
+@benchmark(3, 7, 13)
 def dispatch_slow_gateway(ctx: Context) -> list[Row]:
-    """Latency 200 ms ± 50 %; a second mailing with the API load of 7 beside it."""
+    """Latency 200 ms ± 50 % against the raw limit at latency 0; then a mailing at full speed
+    (latency 0) with the API load of 7 beside it."""
     n, stack = ctx.sizes["slow"], ctx.stack
     data.insert_clients(n, offset=10_000_000, tag="b3")
-    data.insert_clients(n, offset=20_000_000, tag="b3l")
+    what = f"dispatch, latency 200 ms ± 50 %, {n:,} clients"
+    progress(f"3: {what}")
+    limit = raw_limit(stack, ctx.sizes["limit"])
+    progress(f"   raw limit now (latency 0) {limit:,.0f} req/s")
     stack.faults(latency_ms=200, latency_jitter=0.5)
-    rows: list[Row] = []
-    runs = [("b3", False), ("b3l", True)] if ctx.wanted(7) else [("b3", False)]
-    for tag, with_load in runs:
-        what = f"dispatch, latency 200 ms ± 50 %, {n:,} clients"
-        progress(f"3: {what}" + ("; 7: with the API load" if with_load else ""))
-        with BackgroundLoad(stack, ctx.api, run=2, enabled=with_load) as load:
-            cpu_before, started = cpu_seconds_by_role(stack), time.monotonic()
-            result = run_mailing(stack, ctx.api, tag, n, timeout=max(180, n / 50))
-            elapsed = time.monotonic() - started
-            share = cpu_share(cpu_before, cpu_seconds_by_role(stack), elapsed)
-        rate = result["rate"]
-        progress(f"   {rate:,.0f} msg/s; CPU of {os.cpu_count()} cores: {share}")
-        what += ", with the API load of 7" if with_load else ""
-        detail = f"{result['duplicates']} duplicates; CPU: {share}"
-        rows.append(Row(3, what, rate, "msg/s", ">= 2,000 msg/s", rate >= 2000, detail))
-        if with_load:
-            rows += api_rows(load.result, "during 3")
+    result = run_mailing(stack, ctx.api, "b3", n, timeout=max(180, n / 50))
     stack.reset_gateway()
+    row = share_of_limit_row(3, what, result, limit, 0.6)
+    cpu = cpu_per_message_row(13, what, result["cpu"], result["delivered"], target_ms=0.2)
+    progress(f"   {result['rate']:,.0f} msg/s = {row.detail}; {cpu.value:.3f} ms CPU")
+    rows = [row, cpu]
+    if ctx.wanted(7):
+        data.insert_clients(n, offset=20_000_000, tag="b3l")
+        what = f"dispatch at full speed (latency 0), {n:,} clients, with the API load of 7"
+        progress(f"7: {what}")
+        with BackgroundLoad(stack, ctx.api, run=2) as load:
+            loaded, _ = dispatch_row(ctx, 7, "b3l", n, what, share=0.6, timeout=max(180, n / 50))
+        rows += [*loaded, *api_rows(load.result, "while a mailing sends at full speed")]
     return rows
 
 

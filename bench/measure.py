@@ -53,7 +53,8 @@ class PeakMemory:
 
 
 def cpu_seconds_by_role(stack: Any) -> dict[str, float]:
-    """CPU time (user + system) used so far by each role's processes on this machine."""
+    """CPU time (user + system) used so far by each role's processes on this machine, with
+    that of their children that ended (a PostgreSQL backend, a worker's pool process)."""
     tick = os.sysconf("SC_CLK_TCK")
     groups = {p.pid: re.sub(r"\d.*$", "", name) for name, p in stack.procs.items()}
     me = os.getpid()
@@ -67,7 +68,8 @@ def cpu_seconds_by_role(stack: Any) -> dict[str, float]:
             continue
         comm = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw.rsplit(")", 1)[1].split()
-        pgrp, used = int(fields[2]), (int(fields[11]) + int(fields[12])) / tick
+        pgrp = int(fields[2])
+        used = sum(int(n) for n in fields[11:15]) / tick  # utime, stime, cutime, cstime
         if pgrp in groups:
             role = groups[pgrp]
         elif comm.startswith("postgres"):
@@ -78,13 +80,6 @@ def cpu_seconds_by_role(stack: Any) -> dict[str, float]:
             continue
         totals[role] = totals.get(role, 0.0) + used
     return totals
-
-
-def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
-    cores = os.cpu_count() or 1
-    used = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
-    parts = sorted(used.items(), key=lambda kv: -kv[1])
-    return ", ".join(f"{k} {v / seconds / cores:.0%}" for k, v in parts if v > 0.01 * seconds)
 
 
 def group_of(stack: Any, prefix: str) -> Callable[[], list[int]]:

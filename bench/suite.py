@@ -4,7 +4,7 @@ registered benchmark that applies (bench/registry.py), in order."""
 from __future__ import annotations
 
 from bench import data_paths, dispatch  # noqa: F401 -- importing registers their benchmarks
-from bench.harness import BENCH_ENV, make_api, setup_database
+from bench.harness import BENCH_ENV, STUB_ARGV, make_api, setup_database
 from bench.registry import REGISTRY, Context, Selection
 from bench.report import Row, progress
 
@@ -23,9 +23,7 @@ def run(config: str, sizes: dict[str, int], only: set[int]) -> list[Row]:
     if only and not any(set(b.numbers) & only for b in shared if not b.always):
         return rows  # only benchmarks with stacks of their own were asked for
     progress(f"database {url.split('@')[-1]}, broker {'redis' if redis else 'filesystem'}")
-    ctx.stack = Stack(
-        database_url=url, redis=redis, env=BENCH_ENV, emulator_args=["--no-delivery-log"]
-    )
+    ctx.stack = Stack(database_url=url, redis=redis, env=BENCH_ENV, gateway_argv=STUB_ARGV)
     ctx.stack.start()
     try:
         ctx.api = make_api(ctx.stack)

@@ -16,7 +16,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config import broker
-from core.logging import logging_config
+from core.logging import lean_records, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -417,3 +417,4 @@ REPORT_TIMEZONE = env("REPORT_TIMEZONE", default="UTC")
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
+lean_records()

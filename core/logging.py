@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
@@ -41,25 +41,61 @@ def mask_phones_in(text: str) -> str:
     return PHONE_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}***{m.group(3)}", text)
 
 
+# The shortest text that can hold a phone number ("7" and ten digits): shorter strings, and
+# anything not a string, are left as they are without running the pattern.
+_SHORTEST_PHONE = 11
+
+
 def _clean(value: Any) -> Any:
-    return mask_phones_in(value) if isinstance(value, str) else value
+    if isinstance(value, str) and len(value) >= _SHORTEST_PHONE:
+        return mask_phones_in(value)
+    return value
 
 
 def _extra(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: _clean(v) for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
+    fields = record.__dict__
+    return {k: _clean(fields[k]) for k in fields if k not in _STANDARD_ATTRS}
 
 
 def _escaped(text: str) -> str:
     """CR and LF shown as \\r and \\n: a value cannot start a forged line of its own."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    if "\n" in text or "\r" in text:
+        return text.replace("\r", "\\r").replace("\n", "\\n")
+    return text
+
+
+def _shown(value: Any) -> str:
+    """A value as the text line shows it: phones masked, CR and LF escaped."""
+    if value is None or type(value) in (int, float, bool):
+        return str(value)  # nothing to mask or escape
+    return _escaped(_clean(str(value)))
+
+
+class _SecondCache:
+    """A record's time formatted once per second (``strftime`` costs more than the rest of a
+    line); the milliseconds are appended to it."""
+
+    def __init__(self, fmt: str, suffix: str = "") -> None:
+        self._fmt, self._suffix = fmt, suffix
+        self._second = -1
+        self._text = ""
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._text = time.strftime(self._fmt, time.gmtime(second))
+            self._second = second
+        return f"{self._text}.{int((created - second) * 1000):03d}{self._suffix}"
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._time = _SecondCache("%Y-%m-%dT%H:%M:%S", "+00:00")
+
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": mask_phones_in(record.getMessage()),
@@ -71,16 +107,29 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._time = _SecondCache("%H:%M:%S")
+
     def format(self, record: logging.LogRecord) -> str:
-        time = datetime.fromtimestamp(record.created, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
-        extra = " ".join(f"{k}={_escaped(str(v))}" for k, v in _extra(record).items())
+        fields = record.__dict__
+        extra = " ".join(f"{k}={_shown(fields[k])}" for k in fields if k not in _STANDARD_ATTRS)
         message = _escaped(mask_phones_in(record.getMessage()))
-        line = f"{time} {record.levelname:<7} {record.name}: {message}"
+        line = f"{self._time(record.created)} {record.levelname:<7} {record.name}: {message}"
         if extra:
             line = f"{line} [{extra}]"
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
+
+
+def lean_records() -> None:
+    """Records skip what no formatter here prints (the logging HOWTO's "Optimization"): the
+    caller's file and line (a walk up the stack per line), the thread's and process's names."""
+    logging._srcfile = None  # the HOWTO's documented switch
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 def logging_config(*, fmt: str, level: str) -> dict[str, Any]:

@@ -73,19 +73,14 @@ async def attempt(
     error: GatewayError | None = None
     status: int | None
     started = time.perf_counter()
-    metrics.IN_FLIGHT.inc()
     try:
         delivered = await gateway.send(msg_id=message.id, phone=message.phone, text=message.text)
         result, status = delivered.kind, delivered.status
     except GatewayError as exc:
         error, result, status = exc, exc.kind, exc.status
-    finally:
-        metrics.IN_FLIGHT.dec()
     latency = time.perf_counter() - started
+    # The counters by result and the in-flight gauge are kept by the dispatcher, in batches.
     metrics.LATENCY.observe(latency)
-    metrics.ATTEMPTS.labels(result.value).inc()
-    if result is Result.CREDENTIALS:
-        metrics.CREDENTIAL_ERRORS.inc()
     now: datetime = timezone.now()
     decision = decide(
         error, attempts=message.attempts, now=now, end_at=message.end_at, policy=policy
@@ -113,8 +108,8 @@ class Report:
     claimed: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
 
-    def count(self, kind: Kind) -> None:
-        self.outcomes[kind.value] = self.outcomes.get(kind.value, 0) + 1
+    def count(self, kind: Kind, n: int = 1) -> None:
+        self.outcomes[kind.value] = self.outcomes.get(kind.value, 0) + n
 
 
 def outcome_of(done: Done) -> MessageOutcome:

@@ -30,9 +30,11 @@ import logging
 import os
 import time
 import uuid
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import uvloop
 from django.conf import settings
 
 from core.database import OutageLog
@@ -78,6 +80,10 @@ class Dispatcher:
         self.tally = breaker.Tally()
         self._in_flight: set[asyncio.Task[tuple[Decision, Result | None]]] = set()
         self._messages: dict[asyncio.Task[Any], ClaimedMessage] = {}
+        # Requests finish into this list (a done callback); ``_collect`` wakes on the first.
+        self._finished: list[asyncio.Task[tuple[Decision, Result | None]]] = []
+        self._wakeup: asyncio.Future[None] | None = None
+        self._results: Counter[Result] = Counter()  # metrics counted here, written per flush
         self._done: list[Done] = []
         self._flushing: asyncio.Task[None] | None = None
         self.db = DatabaseThreads()
@@ -95,13 +101,15 @@ class Dispatcher:
         database, keep both for the next try."""
         done, self._done = self._done, []
         tally = self.tally.take()
+        self._write_metrics()
         try:
             if done:
                 outcomes = [outcome_of(item) for item in done]
                 await self.db.write(messages_record_outcomes, token=self.token, outcomes=outcomes)
-                for _, decision in done:
-                    self.report.count(decision.kind)
-                    metrics.MESSAGES.labels(decision.kind.value).inc()
+                kinds = Counter(decision.kind for _, decision in done)
+                for kind, count in kinds.items():
+                    self.report.count(kind, count)
+                    metrics.MESSAGES.labels(kind.value).inc(count)
                 mailing_ids = {message.mailing_id for message, _ in done}
                 done = []
                 await self.db.write(mailings_auto_pause, mailing_ids=mailing_ids)
@@ -115,6 +123,15 @@ class Dispatcher:
             self._renew_due = True
         else:
             self.outage.up()
+
+    def _write_metrics(self) -> None:
+        """The requests' counters by result, and this process's requests in flight."""
+        for result, count in self._results.items():
+            metrics.ATTEMPTS.labels(result.value).inc(count)
+            if result is Result.CREDENTIALS:
+                metrics.CREDENTIAL_ERRORS.inc(count)
+        self._results.clear()
+        metrics.IN_FLIGHT.set(len(self._in_flight))
 
     def _flush_in_background(self) -> None:
         if self._flushing is None or self._flushing.done():
@@ -162,19 +179,34 @@ class Dispatcher:
             task = asyncio.create_task(
                 attempt(gateway, message, policy=self.policy, end_guard=self.end_guard)
             )
+            task.add_done_callback(self._on_finished)
             self._in_flight.add(task)
             self._messages[task] = message
 
+    def _on_finished(self, task: asyncio.Task[tuple[Decision, Result | None]]) -> None:
+        self._finished.append(task)
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
     async def _collect(self) -> None:
-        """Wait a little for requests to finish; note their decisions and results."""
-        finished, _ = await asyncio.wait(
-            self._in_flight, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED
-        )
+        """Wait a little (``POLL_SECONDS`` at most) for requests to finish; note their
+        decisions and results. Costs what finished, not what is in flight."""
+        if not self._finished:
+            loop = asyncio.get_running_loop()
+            self._wakeup = wakeup = loop.create_future()
+            timer = loop.call_later(POLL_SECONDS, _resolve, wakeup)
+            try:
+                await wakeup
+            finally:
+                timer.cancel()
+                self._wakeup = None
+        finished, self._finished = self._finished, []
         for task in finished:
             self._in_flight.discard(task)
             decision, result = task.result()
             self._done.append((self._messages.pop(task), decision))
             if result is not None:
+                self._results[result] += 1
                 self.tally.note(result)
                 self._rate_limited |= result is Result.RATE_LIMITED
                 self._failed_unweighed |= result is Result.PERMANENT
@@ -274,6 +306,11 @@ class Dispatcher:
         self.db.close()
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def dispatch_run(**kwargs: Any) -> Report | None:
     """Run one dispatcher if a slot is free; the body of the ``dispatch`` task."""
     dispatcher = Dispatcher(**kwargs)
@@ -286,7 +323,8 @@ def dispatch_run(**kwargs: Any) -> Report | None:
         if slot_id is None:
             return None
         try:
-            report = asyncio.run(dispatcher.run(slot_id=slot_id))
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                report = runner.run(dispatcher.run(slot_id=slot_id))
         finally:
             with contextlib.suppress(DatabaseDown):  # its lease lapses by itself
                 dispatcher.release_slot(slot_id)

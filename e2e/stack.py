@@ -70,6 +70,7 @@ class Stack:
         workers: int = 1,
         web: bool = True,
         emulator_args: list[str] | None = None,
+        gateway_argv: list[str] | None = None,
     ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="mailing-stack-"))
         self.token = "stack-gateway-token"
@@ -82,6 +83,8 @@ class Stack:
         self._workers = workers
         self._web = web
         self._emulator_args = emulator_args or []
+        # Another gateway than the emulator (the benchmarks' stub): its argv, without --port.
+        self._gateway_argv = gateway_argv
         broker = f"redis://127.0.0.1:{self.redis_port}/0" if redis else "filesystem://"
         self.env = {
             **os.environ,
@@ -148,7 +151,10 @@ class Stack:
 
     def start(self) -> Stack:
         self.start_redis()
-        self._spawn("gateway", processes.gateway(self.gateway_port, *self._emulator_args))
+        if self._gateway_argv is not None:
+            self._spawn("gateway", [*self._gateway_argv, "--port", str(self.gateway_port)])
+        else:
+            self._spawn("gateway", processes.gateway(self.gateway_port, *self._emulator_args))
         for n in range(self._workers):
             self.start_worker(f"worker{n}")
         self.start_beat()

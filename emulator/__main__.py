@@ -9,7 +9,7 @@ from dataclasses import asdict, fields
 
 from aiohttp import web
 
-from emulator.app import Faults, make_app
+from emulator.app import BACKLOG, Faults, make_app
 
 logger = logging.getLogger("emulator")
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     app = make_app(
         token=token, faults=faults, seed=args.seed, keep_deliveries=not args.no_delivery_log
     )
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, backlog=BACKLOG)
 
 
 if __name__ == "__main__":

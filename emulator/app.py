@@ -13,6 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
+# Pending connections the listening socket queues (aiohttp's default is 128): a dispatcher
+# opens hundreds at once when it starts, and a SYN dropped from a full queue waits a second
+# for its retransmission. Real gateways sit behind servers with larger queues (nginx: 511).
+BACKLOG = 1024
+
 logger = logging.getLogger("emulator")
 
 

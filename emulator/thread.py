@@ -7,7 +7,7 @@ import threading
 
 from aiohttp import web
 
-from emulator.app import FAULTS, STATS, Faults, Stats, make_app
+from emulator.app import BACKLOG, FAULTS, STATS, Faults, Stats, make_app
 
 
 class EmulatorThread:
@@ -39,7 +39,7 @@ class EmulatorThread:
         async def start() -> None:
             self._runner = web.AppRunner(self.app, access_log=None)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=BACKLOG)
             await site.start()
             port = self._runner.addresses[0][1]
             self.url = f"http://127.0.0.1:{port}"

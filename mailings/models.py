@@ -28,7 +28,7 @@ class Priority(models.TextChoices):
     LOW = "low"
 
 
-# Messages carry their mailing's priority as a number, so that the claim's index orders them.
+# The claim serves the running mailings in this order (mailings.messages.delivery).
 PRIORITY_RANK = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}
 
 
@@ -170,7 +170,6 @@ class Message(models.Model):
         max_length=16, choices=MessageStatus.choices, default=MessageStatus.PENDING
     )
     attempts = models.PositiveIntegerField(default=0)
-    priority = models.PositiveSmallIntegerField(default=1, help_text="0 high, 1 normal, 2 low")
     # When a pending message is next due (first try, retry backoff or window opening).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # While sending: which dispatcher holds the message, and when its claim lapses (then the
@@ -195,9 +194,9 @@ class Message(models.Model):
             models.Index(fields=["mailing", "status", "client"], name="message_mailing_status"),
             # Also serves the scheduler's search for lapsed leases among the few sending ones.
             models.Index(fields=["status", "next_attempt_at"], name="message_status_due"),
-            # The claim: due messages, higher priority first.
+            # The claim: a running mailing's due messages, longest due first.
             models.Index(
-                fields=["status", "priority", "next_attempt_at"], name="message_priority_due"
+                fields=["mailing", "status", "next_attempt_at"], name="message_mailing_due"
             ),
         ]
 

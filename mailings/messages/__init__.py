@@ -28,7 +28,6 @@ from mailings.messages.lifecycle import (
     messages_create,
     messages_detach_deleted_clients,
     messages_expire,
-    messages_reprioritize,
     messages_retry_failed,
     messages_schedule_window,
 )
@@ -44,7 +43,6 @@ __all__ = [
     "messages_record_outcomes",
     "messages_recover_lapsed",
     "messages_renew_leases",
-    "messages_reprioritize",
     "messages_retry_failed",
     "messages_schedule_window",
 ]

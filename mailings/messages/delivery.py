@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -14,13 +15,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.logging import mask_phones_in
-from mailings import selectors
 from mailings.models import (
+    PRIORITY_RANK,
     SUPPRESSED_STOP_LIST,
     Mailing,
     MailingStatus,
     Message,
     MessageStatus,
+    Priority,
     effective_window,
 )
 from stoplist import selectors as stoplist_selectors
@@ -61,27 +63,41 @@ def messages_claim(
 ) -> list[ClaimedMessage]:
     """Take up to ``limit`` due messages: ``pending → sending`` under a lease.
 
-    PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` lets concurrent dispatchers take
-    disjoint batches without waiting. SQLite: the transaction takes the database's write
-    lock up front (``transaction_mode=IMMEDIATE``), so claims are serialized instead.
-    Higher priority first, then the longest due. What is due is ``selectors.messages_due``
-    (mailing running, before its end): the claim is the last database check before the
-    requests start, so a cancel, pause or delete that committed first always wins. A
-    claimed message whose client no longer exists (deleted while a launch was creating its
-    message) is cancelled instead of sent.
+    Mailing by mailing: the running mailings (``_running_mailings``), higher priority first;
+    mailings of one priority share the batch evenly, and each gives its longest-due
+    messages. Each mailing's pick is one range of the ``message_mailing_due`` index
+    (mailing, pending, due time), so a claim reads what it takes and no more, whatever the
+    planner's statistics say right after a launch, and never walks the messages of paused
+    mailings. (One query over every mailing, ordered by priority, was planned from stale
+    statistics after a launch as "read and sort every pending row": 40 to 150 ms a claim.)
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets concurrent dispatchers take disjoint batches
+    without waiting. SQLite: the transaction takes the database's write lock up front
+    (``transaction_mode=IMMEDIATE``), so claims are serialized instead. The claim is the
+    last database check before the requests start, so a cancel, pause or delete that
+    committed first always wins. A claimed message whose client no longer exists (deleted
+    while a launch was creating its message) is cancelled instead of sent; one whose number
+    was listed while its mailing runs is suppressed.
     """
     now = now or timezone.now()
     lease_until = now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
     with transaction.atomic():
-        due = selectors.messages_due(now=now)
-        running = _running_mailings_share_locked(now=now)
-        if running is not None:
-            due = due.filter(mailing_id__in=running)
-        ids = list(
-            due.select_for_update(skip_locked=True, of=("self",))
-            .order_by("priority", "next_attempt_at")
-            .values_list("id", flat=True)[:limit]
-        )
+        ids: list[int] = []
+        for group in _running_mailings(now=now):
+            for position, mailing_id in enumerate(group):
+                share = -(-(limit - len(ids)) // (len(group) - position))  # even, rounded up
+                ids += (
+                    Message.objects.filter(
+                        mailing_id=mailing_id,
+                        status=MessageStatus.PENDING,
+                        next_attempt_at__lte=now,
+                    )
+                    .order_by("next_attempt_at")
+                    .select_for_update(skip_locked=True)
+                    .values_list("id", flat=True)[:share]
+                )
+            if len(ids) >= limit:
+                break
         if not ids:
             return []
         Message.objects.filter(id__in=ids, status=MessageStatus.PENDING).update(
@@ -134,30 +150,41 @@ def messages_claim(
             Message.objects.filter(id__in=suppressed).update(
                 status=MessageStatus.SUPPRESSED, last_error=SUPPRESSED_STOP_LIST, **released
             )
+        order = {message_id: position for position, message_id in enumerate(ids)}
+        claimed.sort(key=lambda message: order[message.id])  # priority order, for the pacer
         return claimed
 
 
-def _running_mailings_share_locked(*, now: datetime) -> list[int] | None:
-    """The running mailings, read under a share lock (PostgreSQL; None elsewhere).
+def _running_mailings(*, now: datetime) -> list[list[int]]:
+    """The running mailings before their end, in groups of one priority, highest first.
 
-    Without it the claim reads the mailings' status unlocked: a pause, cancel or delete
-    committing while the claim runs would go unseen, and requests of that mailing would
-    start after its answer. With ``FOR SHARE SKIP LOCKED`` a mailing being changed right now
-    (its row locked by a pause, cancel, delete or launch chunk) is left for the next claim,
-    and a change that comes later waits for this claim to commit, so its messages are in
-    flight, and counted, when the operator is answered. Claims do not block each other,
-    nor wait. SQLite serializes every write transaction: there the claim's own read is
-    already the last word.
+    PostgreSQL reads them under a share lock (``FOR SHARE SKIP LOCKED``). Without it the
+    claim would read the mailings' status unlocked: a pause, cancel or delete committing
+    while the claim runs would go unseen, and requests of that mailing would start after
+    its answer. With it a mailing being changed right now (its row locked by a pause,
+    cancel, delete or launch chunk) is left for the next claim, and a change that comes
+    later waits for this claim to commit, so its messages are in flight, and counted, when
+    the operator is answered. Claims do not block each other, nor wait. SQLite serializes
+    every write transaction: there the claim's own read is already the last word.
     """
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {Mailing._meta.db_table} "  # noqa: S608
-            "WHERE status = %s AND end_at > %s ORDER BY id FOR SHARE SKIP LOCKED",
-            [MailingStatus.RUNNING.value, now],
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # Django's select_for_update has no FOR SHARE
+            cursor.execute(
+                f"SELECT id, priority FROM {Mailing._meta.db_table} "  # noqa: S608
+                "WHERE status = %s AND end_at > %s ORDER BY id FOR SHARE SKIP LOCKED",
+                [MailingStatus.RUNNING.value, now],
+            )
+            running = cursor.fetchall()
+    else:
+        running = list(
+            Mailing.objects.filter(status=MailingStatus.RUNNING, end_at__gt=now)
+            .order_by("id")
+            .values_list("id", "priority")
         )
-        return [row[0] for row in cursor.fetchall()]
+    groups: dict[int, list[int]] = defaultdict(list)
+    for mailing_id, priority in running:
+        groups[PRIORITY_RANK[Priority(priority)]].append(mailing_id)
+    return [groups[rank] for rank in sorted(groups)]
 
 
 def messages_record_outcomes(

@@ -12,14 +12,12 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from mailings.models import (
-    PRIORITY_RANK,
     SUPPRESSED_NO_CONSENT,
     SUPPRESSED_STOP_LIST,
     Kind,
     Mailing,
     Message,
     MessageStatus,
-    Priority,
 )
 from mailings.window import next_opening
 from stoplist.models import StopListEntry
@@ -77,10 +75,10 @@ def messages_create(
             due_sql, due = "NULL", []
         cursor.execute(
             f"INSERT INTO {message_table} "  # noqa: S608 -- table names come from models
-            "(mailing_id, client_id, phone, status, attempts, priority, next_attempt_at, "
+            "(mailing_id, client_id, phone, status, attempts, next_attempt_at, "
             "created_at, last_error) "
             f"SELECT %s, c.id, c.phone, CASE WHEN {listed} OR {no_consent} THEN %s ELSE %s END, "
-            f"0, %s, {due_sql}, %s, "
+            f"0, {due_sql}, %s, "
             f"CASE WHEN {listed} THEN %s WHEN {no_consent} THEN %s ELSE '' END "
             f"FROM {client_table} c LEFT JOIN {StopListEntry._meta.db_table} s "
             f"ON s.phone = c.phone WHERE {where} AND c.id <= %s "
@@ -89,7 +87,6 @@ def messages_create(
                 mailing.pk,
                 MessageStatus.SUPPRESSED.value,
                 MessageStatus.PENDING.value,
-                PRIORITY_RANK[Priority(mailing.priority)],
                 *due,
                 stamp,
                 SUPPRESSED_STOP_LIST,
@@ -145,13 +142,6 @@ def messages_cancel(*, mailing_id: int, reason: str) -> int:
     return Message.objects.filter(mailing_id=mailing_id, status=MessageStatus.PENDING).update(
         status=MessageStatus.CANCELLED, next_attempt_at=None, last_error=reason
     )
-
-
-def messages_reprioritize(*, mailing: Mailing) -> int:
-    """A mailing's priority changed: its messages not yet sent follow it."""
-    return Message.objects.filter(
-        mailing_id=mailing.pk, status__in=[MessageStatus.PENDING, MessageStatus.SENDING]
-    ).update(priority=PRIORITY_RANK[Priority(mailing.priority)])
 
 
 def messages_retry_failed(*, mailing_id: int, now: datetime) -> int:

@@ -17,7 +17,6 @@ from django.utils import timezone
 from core.exceptions import Conflict, InvalidInput
 from mailings.messages import (
     messages_cancel,
-    messages_reprioritize,
     messages_retry_failed,
     messages_schedule_window,
 )
@@ -145,8 +144,6 @@ def mailing_update(*, mailing: Mailing, changes: dict[str, Any]) -> Mailing:
         window_changed = {"send_window_start", "send_window_end"} & set(changed)
         if current.status in (MailingStatus.RUNNING, MailingStatus.PAUSED) and window_changed:
             messages_schedule_window(mailing=current, now=now)
-        if "priority" in changed:
-            messages_reprioritize(mailing=current)
         logger.info("mailing updated", extra={"mailing_id": current.pk, "fields": sorted(changed)})
         if current.status == MailingStatus.SCHEDULED and current.start_at <= now:
             transaction.on_commit(lambda: enqueue_launch(current.pk))

@@ -55,7 +55,7 @@ def uncommitted_message(mailing: Mailing, client: Client) -> Iterator[Callable[[
     with psycopg.connect(**params, autocommit=False) as other:
         other.execute(
             "INSERT INTO mailings_message (mailing_id, client_id, phone, status, attempts, "
-            "priority, created_at, last_error) VALUES (%s, %s, %s, 'pending', 0, 1, now(), '')",
+            "created_at, last_error) VALUES (%s, %s, %s, 'pending', 0, now(), '')",
             [mailing.pk, client.pk, client.phone],
         )
         yield other.rollback
