@@ -8,10 +8,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q
 from django.utils import timezone
 
 from core.logging import mask_phones_in
@@ -81,66 +82,42 @@ def messages_claim(
     """
     now = now or timezone.now()
     lease_until = now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
+    claimed: list[ClaimedMessage] = []
+    orphans: list[int] = []
+    suppressed: list[int] = []
     with transaction.atomic():
-        ids: list[int] = []
         for group in _running_mailings(now=now):
-            for position, mailing_id in enumerate(group):
-                share = -(-(limit - len(ids)) // (len(group) - position))  # even, rounded up
-                ids += (
-                    Message.objects.filter(
-                        mailing_id=mailing_id,
-                        status=MessageStatus.PENDING,
-                        next_attempt_at__lte=now,
-                    )
-                    .order_by("next_attempt_at")
-                    .select_for_update(skip_locked=True)
-                    .values_list("id", flat=True)[:share]
-                )
-            if len(ids) >= limit:
+            for position, mailing in enumerate(group):
+                taken = len(claimed) + len(orphans) + len(suppressed)
+                share = -(-(limit - taken) // (len(group) - position))  # even, rounded up
+                for row in _due_of(mailing, now=now, limit=share):
+                    message_id, client_id, phone, attempts, zone, client_phone, listed = row
+                    if client_phone is None:  # the client is gone (deleted during the launch)
+                        orphans.append(message_id)
+                    elif listed:  # listed while its mailing runs: nothing more goes to it
+                        suppressed.append(message_id)
+                    else:
+                        claimed.append(
+                            ClaimedMessage(
+                                id=message_id,
+                                mailing_id=mailing.id,
+                                client_id=client_id,
+                                phone=phone,
+                                text=mailing.text,
+                                attempts=attempts,
+                                end_at=mailing.end_at,
+                                window_start=mailing.window_start,
+                                window_end=mailing.window_end,
+                                timezone=zone or "UTC",
+                                max_rate=mailing.max_rate,
+                            )
+                        )
+            if len(claimed) + len(orphans) + len(suppressed) >= limit:
                 break
-        if not ids:
-            return []
-        Message.objects.filter(id__in=ids, status=MessageStatus.PENDING).update(
-            status=MessageStatus.SENDING, lease_token=token, lease_expires_at=lease_until
-        )
-        rows = list(
-            Message.objects.filter(id__in=ids, lease_token=token).values_list(
-                "id",
-                "mailing_id",
-                "client_id",
-                "phone",
-                "mailing__text",
-                "attempts",
-                "mailing__end_at",
-                "mailing__send_window_start",
-                "mailing__send_window_end",
-                "client__timezone",
-                "client__phone",  # through the join: null when the client row is gone
-                "mailing__max_rate",
-                "mailing__kind",
+        if claimed:
+            Message.objects.filter(id__in=[message.id for message in claimed]).update(
+                status=MessageStatus.SENDING, lease_token=token, lease_expires_at=lease_until
             )
-        )
-        listed = stoplist_selectors.listed_among({row[3] for row in rows})
-        claimed: list[ClaimedMessage] = []
-        orphans: list[int] = []
-        suppressed: list[int] = []
-        for row in rows:
-            if row[10] is None:  # the client is gone (deleted while a launch created this)
-                orphans.append(row[0])
-            elif row[3] in listed:  # listed while its mailing runs: nothing more goes to it
-                suppressed.append(row[0])
-            else:
-                window = effective_window(row[7], row[8], row[12])
-                start, end = window if window is not None else (None, None)
-                claimed.append(
-                    ClaimedMessage(
-                        *row[:7],
-                        window_start=start,
-                        window_end=end,
-                        timezone=row[9] or "UTC",
-                        max_rate=row[11],
-                    )
-                )
         released = {"next_attempt_at": None, "lease_token": None, "lease_expires_at": None}
         if orphans:
             Message.objects.filter(id__in=orphans).update(
@@ -150,12 +127,52 @@ def messages_claim(
             Message.objects.filter(id__in=suppressed).update(
                 status=MessageStatus.SUPPRESSED, last_error=SUPPRESSED_STOP_LIST, **released
             )
-        order = {message_id: position for position, message_id in enumerate(ids)}
-        claimed.sort(key=lambda message: order[message.id])  # priority order, for the pacer
-        return claimed
+    return claimed
 
 
-def _running_mailings(*, now: datetime) -> list[list[int]]:
+@dataclass(frozen=True, slots=True)
+class _Running:
+    """A running mailing as its claimed messages need it."""
+
+    id: int
+    text: str
+    end_at: datetime
+    window_start: time | None  # its own window, or the advertising one (effective_window)
+    window_end: time | None
+    max_rate: float | None
+
+
+def _due_of(mailing: _Running, *, now: datetime, limit: int) -> list[tuple[Any, ...]]:
+    """Lock up to ``limit`` of a running mailing's due messages, longest due first (one range
+    of the ``message_mailing_due`` index), with what sending them needs: (id, client_id,
+    phone, attempts, the client's time zone, the client's phone (None: the client is
+    gone), listed on the stop list)."""
+    return list(
+        Message.objects.filter(
+            mailing_id=mailing.id, status=MessageStatus.PENDING, next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at")
+        .select_for_update(skip_locked=True, of=("self",))
+        .annotate(listed=stoplist_selectors.is_listed(OuterRef("phone")))
+        .values_list(
+            "id", "client_id", "phone", "attempts", "client__timezone", "client__phone", "listed"
+        )[:limit]
+    )
+
+
+_RUNNING_FIELDS = (
+    "id",
+    "priority",
+    "text",
+    "end_at",
+    "send_window_start",
+    "send_window_end",
+    "kind",
+    "max_rate",
+)
+
+
+def _running_mailings(*, now: datetime) -> list[list[_Running]]:
     """The running mailings before their end, in groups of one priority, highest first.
 
     PostgreSQL reads them under a share lock (``FOR SHARE SKIP LOCKED``). Without it the
@@ -170,20 +187,30 @@ def _running_mailings(*, now: datetime) -> list[list[int]]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # Django's select_for_update has no FOR SHARE
             cursor.execute(
-                f"SELECT id, priority FROM {Mailing._meta.db_table} "  # noqa: S608
+                f"SELECT {', '.join(_RUNNING_FIELDS)} FROM {Mailing._meta.db_table} "  # noqa: S608
                 "WHERE status = %s AND end_at > %s ORDER BY id FOR SHARE SKIP LOCKED",
                 [MailingStatus.RUNNING.value, now],
             )
-            running = cursor.fetchall()
+            rows = cursor.fetchall()
     else:
-        running = list(
+        rows = list(
             Mailing.objects.filter(status=MailingStatus.RUNNING, end_at__gt=now)
             .order_by("id")
-            .values_list("id", "priority")
+            .values_list(*_RUNNING_FIELDS)
         )
-    groups: dict[int, list[int]] = defaultdict(list)
-    for mailing_id, priority in running:
-        groups[PRIORITY_RANK[Priority(priority)]].append(mailing_id)
+    groups: dict[int, list[_Running]] = defaultdict(list)
+    for mailing_id, priority, text, end_at, start, end, kind, max_rate in rows:
+        window = effective_window(start, end, kind)
+        groups[PRIORITY_RANK[Priority(priority)]].append(
+            _Running(
+                id=mailing_id,
+                text=text,
+                end_at=end_at,
+                window_start=window[0] if window is not None else None,
+                window_end=window[1] if window is not None else None,
+                max_rate=max_rate,
+            )
+        )
     return [groups[rank] for rank in sorted(groups)]
 
 

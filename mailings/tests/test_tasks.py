@@ -61,8 +61,13 @@ def test_creating_a_due_mailing_launches_it_through_the_broker(worker: Any, user
     )
 
     assert response.status_code == 201
-    mailing = wait_for_status(response.data["id"], MailingStatus.RUNNING)
-    assert mailing.messages.count() == 3
+    wait_for_status(response.data["id"], MailingStatus.RUNNING)
+    # Running comes first (its own commit), then the launch creates the messages.
+    deadline = time.monotonic() + 10
+    while Mailing.objects.get(pk=response.data["id"]).launched_at is None:
+        assert time.monotonic() < deadline, "the launch did not complete"
+        time.sleep(0.05)
+    assert Mailing.objects.get(pk=response.data["id"]).messages.count() == 3
 
 
 def test_published_ticks_launch_a_mailing_when_its_time_comes(worker: Any) -> None:
