@@ -81,11 +81,13 @@ class _SecondCache:
         self._text = ""
 
     def __call__(self, created: float) -> str:
-        second = int(created)
+        # Rounded to the microsecond first, as datetime.fromtimestamp does (x.004 is stored
+        # as x.00399…), then truncated to the millisecond.
+        second, micro = divmod(round(created * 1_000_000), 1_000_000)
         if second != self._second:
             self._text = time.strftime(self._fmt, time.gmtime(second))
             self._second = second
-        return f"{self._text}.{int((created - second) * 1000):03d}{self._suffix}"
+        return f"{self._text}.{micro // 1000:03d}{self._suffix}"
 
 
 class JsonFormatter(logging.Formatter):

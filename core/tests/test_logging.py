@@ -88,3 +88,32 @@ def test_a_gateway_error_naming_the_number_is_stored_masked(db: None) -> None:
     messages.messages_record_outcomes(token=token, outcomes=[outcome])
     message.refresh_from_db()
     assert message.last_error == "HTTP 400: subscriber 7900***4567 blocked"
+
+
+def test_values_that_are_not_strings_are_masked_and_escaped_too() -> None:
+    # An exception (or any object) is shown through str(): its text is cleaned like a string.
+    line = TextFormatter().format(record(error=ValueError("79001234567\nforged"), latency=1.5))
+
+    assert "\n" not in line.split("] ", 1)[0]
+    assert "error=7900***4567\\nforged" in line
+    assert "latency=1.5" in line
+
+
+def test_times_are_utc_with_milliseconds_within_and_across_seconds() -> None:
+    early, late = record(), record()
+    early.created, late.created = 1_800_000_000.004, 1_800_000_001.999  # 2027-01-15 08:00:00
+
+    assert json.loads(JsonFormatter().format(early))["time"] == "2027-01-15T08:00:00.004+00:00"
+    formatter = JsonFormatter()
+    assert json.loads(formatter.format(early))["time"].endswith("08:00:00.004+00:00")
+    assert json.loads(formatter.format(late))["time"].endswith("08:00:01.999+00:00")
+    text = TextFormatter()
+    assert text.format(early).startswith("08:00:00.004 INFO")
+    assert text.format(late).startswith("08:00:01.999 INFO")
+
+
+def test_records_skip_the_caller_lookup_and_process_names() -> None:
+    import config.settings  # noqa: F401 -- it calls lean_records()
+
+    assert logging._srcfile is None
+    assert not (logging.logThreads or logging.logProcesses or logging.logMultiprocessing)

@@ -307,3 +307,57 @@ def test_a_phone_not_in_ascii_digits_fails_without_a_request(emulator: EmulatorT
     assert message.status == MessageStatus.FAILED
     assert message.last_error.startswith("the phone is not in ASCII digits")
     assert emulator.stats.as_dict()["requests"] == 0
+
+
+def test_metrics_counted_per_batch_match_the_requests_and_outcomes(
+    emulator: EmulatorThread,
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = {
+        "success": sample("mailing_gateway_attempts_total", result="success"),
+        "transient": sample("mailing_gateway_attempts_total", result="transient"),
+        "sent": sample("mailing_messages_total", outcome="sent"),
+        "retry": sample("mailing_messages_total", outcome="retry"),
+    }
+    emulator.faults.update({"error_rate": 0.3})
+    mailing = launch(40)
+
+    run_until_settled(mailing)
+
+    stats = emulator.stats.as_dict()
+    errors = stats["faults"]["error"]
+    assert errors > 0
+    assert sample("mailing_gateway_attempts_total", result="success") - before["success"] == 40
+    assert sample("mailing_gateway_attempts_total", result="transient") - before["transient"] == (
+        errors
+    )
+    assert sample("mailing_messages_total", outcome="sent") - before["sent"] == 40
+    assert sample("mailing_messages_total", outcome="retry") - before["retry"] == errors
+    assert sample("mailing_gateway_in_flight") == 0  # set from the dispatcher's own count
+
+
+def test_a_claim_takes_higher_priority_first_and_shares_evenly_within_a_priority() -> None:
+    now = timezone.now()
+    window = {"start_at": now - timedelta(seconds=1), "end_at": now + timedelta(hours=1)}
+    for i in range(30):
+        ClientFactory.create(phone=f"7916{i:07d}")
+    low, normal_a, normal_b = (
+        MailingFactory.create(text=name, priority=priority, **window)
+        for name, priority in (("low", "low"), ("a", "normal"), ("b", "normal"))
+    )
+    for mailing in (low, normal_a, normal_b):
+        assert mailing_services.mailing_launch(mailing_id=mailing.pk)
+
+    first = messages.messages_claim(limit=10, token=uuid.uuid4())
+    by_mailing = {m: sum(1 for c in first if c.mailing_id == m) for m in (normal_a.pk, normal_b.pk)}
+    assert by_mailing == {normal_a.pk: 5, normal_b.pk: 5}  # an even share, none of the low
+    assert {c.text for c in first} == {"a", "b"}
+
+    rest = messages.messages_claim(limit=100, token=uuid.uuid4())
+    assert [c.mailing_id for c in rest][:50] == sorted([normal_a.pk] * 25 + [normal_b.pk] * 25)
+    assert [c.mailing_id for c in rest][50:] == [low.pk] * 30  # low priority comes last
+    assert Message.objects.filter(status=MessageStatus.SENDING).count() == 90

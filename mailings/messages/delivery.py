@@ -115,7 +115,7 @@ def messages_claim(
             if len(claimed) + len(orphans) + len(suppressed) >= limit:
                 break
         if claimed:
-            Message.objects.filter(id__in=[message.id for message in claimed]).update(
+            Message.objects.filter(id__any_of=[message.id for message in claimed]).update(
                 status=MessageStatus.SENDING, lease_token=token, lease_expires_at=lease_until
             )
         released = {"next_attempt_at": None, "lease_token": None, "lease_expires_at": None}
@@ -249,7 +249,7 @@ def messages_record_outcomes(
     released = {"lease_token": None, "lease_expires_at": None}
     with transaction.atomic():
         if sent:
-            mine.filter(id__in=sent).update(
+            mine.filter(id__any_of=sent).update(
                 status=MessageStatus.SENT,
                 sent_at=now,
                 attempts=F("attempts") + 1,
