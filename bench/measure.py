@@ -91,3 +91,25 @@ def p(values: list[float], q: int) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
     return statistics.quantiles(values, n=100)[q - 1]
+
+
+def cpu_seconds_by_thread(pgids: list[int]) -> dict[str, float]:
+    """CPU time (user + system) so far of the threads of the processes in these process
+    groups: each process's main thread (the event loop, in a worker's pool process) and its
+    other threads (the dispatcher's database threads, Celery's own) summed apart."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"main threads": 0.0, "other threads": 0.0}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) not in pgids:
+                continue
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1]
+                used = sum(int(n) for n in stat.split()[11:13]) / tick  # utime, stime
+                totals["main threads" if tid == pid else "other threads"] += used
+        except (OSError, IndexError, ValueError):
+            continue
+    return totals

@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench import data
     from bench.harness import BENCH_ENV, STUB_ARGV, make_api, run_mailing, setup_database
+    from bench.measure import cpu_seconds_by_thread
     from bench.report import progress
     from e2e.stack import Stack
 
@@ -109,15 +110,22 @@ def main(argv: list[str] | None = None) -> int:
             stderr=subprocess.DEVNULL,
         )
         progress(f"profiling the worker (pid {worker}) while {args.clients:,} messages go out")
+        threads_before = cpu_seconds_by_thread([worker])
         result = run_mailing(
             stack, api, "profile", args.clients, timeout=max(120, args.clients / 50)
         )
+        threads = cpu_seconds_by_thread([worker])
         recorder.send_signal(signal.SIGINT)
         recorder.wait(30)
     finally:
         stack.stop()
     worker_cpu = result["cpu"].get("worker", 0.0) * 1000 / max(result["delivered"], 1)
-    print(f"\n{result['rate']:,.0f} msg/s; worker CPU {worker_cpu:.3f} ms per delivered message\n")
+    print(f"\n{result['rate']:,.0f} msg/s; worker CPU {worker_cpu:.3f} ms per delivered message")
+    by_thread = ", ".join(
+        f"{name} {(threads[name] - threads_before[name]) * 1000 / max(result['delivered'], 1):.3f}"
+        for name in threads
+    )
+    print(f"of which (ms per message): {by_thread}\n")
     own, inclusive = top_entries(raw.read_text(), args.top)
     for title, entries in (("own time", own), ("inclusive time, this project's code", inclusive)):
         print(f"top {args.top} by {title} (share of the worker's samples)")

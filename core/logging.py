@@ -13,6 +13,8 @@ import re
 import time
 from typing import Any
 
+import orjson
+
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
@@ -53,8 +55,16 @@ def _clean(value: Any) -> Any:
 
 
 def _extra(record: logging.LogRecord) -> dict[str, Any]:
-    fields = record.__dict__
-    return {k: _clean(fields[k]) for k in fields if k not in _STANDARD_ATTRS}
+    return {k: _clean(v) for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
+
+
+def _json_line(payload: dict[str, Any]) -> str:
+    """One JSON line: orjson (a third of json's time per line), json for what orjson refuses
+    (an integer beyond 64 bits). Both print non-ASCII text as it is."""
+    try:
+        return orjson.dumps(payload, default=str).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, default=str, ensure_ascii=False)
 
 
 def _escaped(text: str) -> str:
@@ -105,7 +115,7 @@ class JsonFormatter(logging.Formatter):
         payload.update(_extra(record))
         if record.exc_info:
             payload["exc_info"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        return _json_line(payload)
 
 
 class TextFormatter(logging.Formatter):
@@ -114,8 +124,9 @@ class TextFormatter(logging.Formatter):
         self._time = _SecondCache("%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = record.__dict__
-        extra = " ".join(f"{k}={_shown(fields[k])}" for k in fields if k not in _STANDARD_ATTRS)
+        extra = " ".join(
+            f"{k}={_shown(v)}" for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS
+        )
         message = _escaped(mask_phones_in(record.getMessage()))
         line = f"{self._time(record.created)} {record.levelname:<7} {record.name}: {message}"
         if extra:

@@ -34,7 +34,6 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-import uvloop
 from django.conf import settings
 
 from core.database import OutageLog
@@ -323,8 +322,7 @@ def dispatch_run(**kwargs: Any) -> Report | None:
         if slot_id is None:
             return None
         try:
-            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                report = runner.run(dispatcher.run(slot_id=slot_id))
+            report = asyncio.run(dispatcher.run(slot_id=slot_id))
         finally:
             with contextlib.suppress(DatabaseDown):  # its lease lapses by itself
                 dispatcher.release_slot(slot_id)

@@ -40,11 +40,14 @@ class Pacer:
 
     async def release(self) -> list[ClaimedMessage]:
         """The waiting messages whose segments are in hand, in claim (priority) order."""
-        ready = []
+        ready: list[ClaimedMessage] = []
         while self.waiting:
             message = self.waiting[0]
-            need = segments.count(message.text).segments
             keys = self._keys(message)
+            if not keys:  # no limit applies: nothing to count
+                ready.append(self.waiting.popleft())
+                continue
+            need = segments.count(message.text).segments
             if not await self._ensure(keys, need):
                 break
             for key in keys:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 
 import pytest
 from rest_framework.test import APIClient
@@ -28,6 +29,20 @@ def test_json_lines_carry_the_context_keys() -> None:
     assert line["message"] == "attempt ok"
     assert (line["mailing_id"], line["message_id"], line["client_id"]) == (3, 9, 4)
     assert line["level"] == "INFO"
+
+
+def test_json_lines_keep_any_value_readable_and_unescaped() -> None:
+    when = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+    huge = 2**70  # beyond what orjson encodes: the line still comes out whole
+    line = json.loads(
+        JsonFormatter().format(record(when=when, text="привет", huge=huge, thing=object))
+    )
+
+    assert line["when"].startswith("2027-01-15")
+    assert line["text"] == "привет"
+    assert line["huge"] == huge
+    assert line["thing"] == str(object)
+    assert "привет" in JsonFormatter().format(record(text="привет"))  # not \\u-escaped
 
 
 def test_text_lines_show_the_context_keys() -> None:
