@@ -213,9 +213,9 @@ def generate_statistics_data(n_messages: int, n_mailings: int) -> list[int]:
             size = min(chunk, n_messages - start)
             cursor.execute(
                 "INSERT INTO mailings_message (mailing_id, client_id, phone, status, attempts, "
-                "priority, created_at, last_error) "
+                "created_at, last_error) "
                 f"SELECT {first} + (g % {int(n_mailings)}), g, '79000000000', "
-                f"({statuses})[1 + (g / {int(n_mailings)}) % 8], 1, 1, now(), '' "
+                f"({statuses})[1 + (g / {int(n_mailings)}) % 8], 1, now(), '' "
                 f"FROM generate_series({start + 1}, {start + size}) g"
             )
             progress(f"  {start + size:,} of {n_messages:,} messages generated")
