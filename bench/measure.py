@@ -28,14 +28,8 @@ class PeakMemory:
                 return
 
     def _sample(self) -> None:
-        groups = set(self._pgids())
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
+        for pid in processes_in(set(self._pgids())):
             try:
-                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                if int(stat[2]) not in groups:
-                    continue
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
                         mib = int(line.split()[1]) / 1024
@@ -50,6 +44,21 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def processes_in(pgids: set[int]) -> list[str]:
+    """The pids of the running processes in these process groups."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) in pgids:
+            found.append(pid)
+    return found
 
 
 def cpu_seconds_by_role(stack: Any) -> dict[str, float]:
@@ -94,22 +103,24 @@ def p(values: list[float], q: int) -> float:
 
 
 def cpu_seconds_by_thread(pgids: list[int]) -> dict[str, float]:
-    """CPU time (user + system) so far of the threads of the processes in these process
-    groups: each process's main thread (the event loop, in a worker's pool process) and its
-    other threads (the dispatcher's database threads, Celery's own) summed apart."""
+    """CPU time (user + system) so far of the processes in these process groups, split
+    between each process's main thread (the event loop, in a worker's pool process) and all
+    its other threads (the dispatcher's database threads, Celery's own), ended ones included:
+    the process's total less its main thread's."""
     tick = os.sysconf("SC_CLK_TCK")
     totals = {"main threads": 0.0, "other threads": 0.0}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    for pid in processes_in(set(pgids)):
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) not in pgids:
-                continue
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1]
-                used = sum(int(n) for n in stat.split()[11:13]) / tick  # utime, stime
-                totals["main threads" if tid == pid else "other threads"] += used
+            process = _cpu_ticks(f"/proc/{pid}/stat")
+            main = _cpu_ticks(f"/proc/{pid}/task/{pid}/stat")
         except (OSError, IndexError, ValueError):
             continue
+        totals["main threads"] += main / tick
+        totals["other threads"] += (process - main) / tick
     return totals
+
+
+def _cpu_ticks(stat_path: str) -> int:
+    """utime + stime of a /proc stat file (a process's counts its ended threads too)."""
+    fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
