@@ -41,3 +41,14 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return f"Client {self.pk} ({mask_phone(self.phone)})"
+
+
+class ClientCountDelta(models.Model):
+    """The number of clients, as rows to add up (``clients.counters``): triggers append one
+    per statement that inserts or deletes clients, so writers never contend for one row,
+    and the scheduler tick folds them into one."""
+
+    delta = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.delta:+d}"

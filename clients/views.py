@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from accounts.audit import audit_record
-from clients import importing, selectors, services
+from clients import counters, importing, selectors, services
 from clients.models import Client
 from clients.serializers import (
     ClientSerializer,
@@ -28,6 +28,7 @@ from core.openapi import (
     NOT_FOUND,
     VALIDATION_ERROR,
 )
+from core.pagination import KnownCount, paginate
 from core.parsers import ImportJSONParser
 
 IMPORT_EXAMPLE = OpenApiExample(
@@ -86,6 +87,15 @@ class ClientViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[Client]:
         return selectors.client_list()
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page: list[Client]
+        if any(name in request.query_params for name in selectors.ClientFilter.base_filters):
+            page = paginate(self, queryset)
+        else:  # the whole directory: its count without counting it (clients.counters)
+            page = paginate(self, KnownCount(queryset, counters.clients_count()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

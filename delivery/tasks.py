@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
+from clients import counters as client_counters
 from core.database import OutageLog, close_broken_connection, is_unavailable
 from delivery import breaker, dispatcher, services, testsend
 from mailings import counters, messages, selectors, testsends
@@ -59,9 +60,9 @@ def run_tick() -> None:
     """1. Note the tick (after a gap, leases do not lapse for a grace period).
     2. Launch mailings whose start has come (and resume a launch whose worker died).
     3. Expire what passed its end time. 4. Return messages of dead dispatchers.
-    5. Finish mailings with nothing left to send. 6. Fold the message-count deltas into
-    the totals. 7. Start a dispatcher if work is due, sending is not paused and a slot is
-    free. 8. Send the test sends due (retries, or ones whose worker died)."""
+    5. Finish mailings with nothing left to send. 6. Fold the message-count and the
+    client-count deltas. 7. Start a dispatcher if work is due, sending is not paused and a
+    slot is free. 8. Send the test sends due (retries, or ones whose worker died)."""
     leases_may_lapse = services.scheduler_record_tick()
     for mailing_id in selectors.mailings_due_for_launch():
         mailing_services.mailing_launch(mailing_id=mailing_id)
@@ -71,6 +72,7 @@ def run_tick() -> None:
         messages.messages_recover_lapsed()
     mailing_services.mailings_finish_completed()
     counters.counts_compact()
+    client_counters.clients_count_compact()
     if selectors.due_work_exists() and services.slot_available() and breaker.pause_reason() is None:
         dispatch.delay()
     if testsends.due_test_sends_exist():
