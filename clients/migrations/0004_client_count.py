@@ -4,7 +4,10 @@ SQLite), and the count of the clients already there."""
 
 from django.db import migrations, models
 
+from core.triggers import install_triggers
+
 POSTGRES = """
+LOCK TABLE clients_client IN SHARE MODE; -- no write between the triggers and the backfill
 CREATE OR REPLACE FUNCTION clients_client_count_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -64,27 +67,6 @@ BACKFILL = (
 )
 
 
-def create(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute("LOCK TABLE clients_client IN SHARE MODE")  # no write between
-        schema_editor.execute(POSTGRES)
-    elif vendor == "sqlite":
-        for statement in SQLITE:
-            schema_editor.execute(statement)
-    else:  # pragma: no cover
-        raise NotImplementedError(f"the client count needs triggers for {vendor}")
-    schema_editor.execute(BACKFILL)
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_REVERSE)
-    else:
-        for statement in SQLITE_REVERSE:
-            schema_editor.execute(statement)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("clients", "0003_consent"),
@@ -103,5 +85,11 @@ class Migration(migrations.Migration):
                 ("delta", models.BigIntegerField()),
             ],
         ),
-        migrations.RunPython(create, drop),
+        install_triggers(
+            postgres=POSTGRES,
+            postgres_reverse=POSTGRES_REVERSE,
+            sqlite=SQLITE,
+            sqlite_reverse=SQLITE_REVERSE,
+            then=[BACKFILL],
+        ),
     ]

@@ -3,6 +3,8 @@ appends deltas (see mailings.models.MessageCount)."""
 
 from django.db import migrations
 
+from core.triggers import install_triggers
+
 POSTGRES = """
 CREATE OR REPLACE FUNCTION mailings_message_count_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -87,26 +89,14 @@ SQLITE_REVERSE = [
 ]
 
 
-def create(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES)
-    elif vendor == "sqlite":
-        for statement in SQLITE:
-            schema_editor.execute(statement)
-    else:  # pragma: no cover
-        raise NotImplementedError(f"message counters need triggers for {vendor}")
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_REVERSE)
-    else:
-        for statement in SQLITE_REVERSE:
-            schema_editor.execute(statement)
-
-
 class Migration(migrations.Migration):
     dependencies = [("mailings", "0001_initial")]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [
+        install_triggers(
+            postgres=POSTGRES,
+            postgres_reverse=POSTGRES_REVERSE,
+            sqlite=SQLITE,
+            sqlite_reverse=SQLITE_REVERSE,
+        )
+    ]
