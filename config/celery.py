@@ -5,13 +5,21 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_process_init, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("mailing_service")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _tune_collector(**_: object) -> None:
+    """Each pool process, once started: the collector leaves the imported heap alone."""
+    from core.collector import tune_for_service
+
+    tune_for_service()
 
 
 @worker_process_shutdown.connect

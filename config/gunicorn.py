@@ -12,3 +12,10 @@ def child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Each worker, once Django is loaded: the collector leaves the imported heap alone."""
+    from core.collector import tune_for_service
+
+    tune_for_service()
