@@ -7,6 +7,7 @@ time (it and what it called), as shares of all samples of busy threads.
 
     python -m bench.profile                          # PostgreSQL + Redis, 50,000 clients
     python -m bench.profile --config embedded --clients 20000 --top 40
+    python -m bench.profile --latency-ms 200 --jitter 0.5  # a slow gateway (benchmark 3)
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--rate", type=int, default=200, help="samples per second")
     parser.add_argument("--out", help="keep py-spy's raw stacks in this file")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="the stub's latency")
+    parser.add_argument("--jitter", type=float, default=0.0, help="its spread (0.5: ± 50 %%)")
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
 
@@ -98,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         api = make_api(stack)
         data.insert_clients(args.clients, tag="profile")
+        if args.latency_ms:
+            stack.faults(latency_ms=args.latency_ms, latency_jitter=args.jitter)
         time.sleep(2)  # the worker's processes are up
         worker = stack.procs["worker0"].pid
         # `nice` execs celery: the group's leader is the worker's main process.

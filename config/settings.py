@@ -308,7 +308,7 @@ CREDENTIALS_PAUSE_SECONDS = env.float("CREDENTIALS_PAUSE_SECONDS", default=60.0)
 # Dispatchers: how many run at once (across all workers), requests each keeps in flight,
 # how long one task runs before it hands over, and how long a claimed message is leased.
 DISPATCH_SLOTS = env.int("DISPATCH_SLOTS", default=2)
-DISPATCH_MAX_IN_FLIGHT = env.int("DISPATCH_MAX_IN_FLIGHT", default=500)
+DISPATCH_MAX_IN_FLIGHT = env.int("DISPATCH_MAX_IN_FLIGHT", default=1000)
 DISPATCH_TASK_SECONDS = env.float("DISPATCH_TASK_SECONDS", default=20.0)
 # A dispatcher with nothing due for this long hands its slot back (the tick starts another).
 DISPATCH_IDLE_SECONDS = env.float("DISPATCH_IDLE_SECONDS", default=2.0)

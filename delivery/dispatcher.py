@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
+import resource
 import time
 import uuid
 from collections import Counter
@@ -58,6 +60,35 @@ POLL_SECONDS = 0.05
 SLOT_RENEW_SECONDS = 5.0
 RETRY_SECONDS = 1.0  # while the database is gone
 HOLD_SECONDS = 900.0  # the longest a dispatcher waits for the database to write what it holds
+# Open files a worker process needs besides the gateway's connections (database, broker,
+# logs, Celery's pipes), kept free when the connections are counted against the limit.
+SPARE_FILES = 256
+
+
+@functools.cache  # the limit is the process's: raised (or said) once
+def connections_allowed(wanted: int) -> int:
+    """How many gateway connections this process can open, up to ``wanted``.
+
+    Each request in flight holds a socket. The soft limit on open files is raised as far as
+    the hard one allows (many systems start processes at 1,024, under the 1,000-request
+    default of one dispatcher); when even that is short, the dispatcher keeps fewer requests
+    in flight and says so, rather than failing its requests with "too many open files".
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + SPARE_FILES
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        if raised > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return wanted
+    allowed = max(1, soft - SPARE_FILES)
+    logger.warning(
+        "open-file limit too low for DISPATCH_MAX_IN_FLIGHT: fewer requests in flight",
+        extra={"wanted": wanted, "allowed": allowed, "open_files_limit": soft},
+    )
+    return allowed
 
 
 class Dispatcher:
@@ -69,7 +100,7 @@ class Dispatcher:
         budget_seconds: float | None = None,
     ) -> None:
         self.policy = policy or RetryPolicy.from_settings()
-        self.max_in_flight = max_in_flight or settings.DISPATCH_MAX_IN_FLIGHT
+        self.max_in_flight = connections_allowed(max_in_flight or settings.DISPATCH_MAX_IN_FLIGHT)
         self.budget = budget_seconds or settings.DISPATCH_TASK_SECONDS
         self.idle = settings.DISPATCH_IDLE_SECONDS
         self.end_guard = timedelta(seconds=settings.DELIVERY_END_GUARD_SECONDS)
