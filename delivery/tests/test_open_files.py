@@ -34,7 +34,7 @@ def _in_process_limited_to(soft: int, hard: int, wanted: int) -> dict[str, objec
         text=True,
         check=False,
         env={"DJANGO_SETTINGS_MODULE": "config.settings_test", "PATH": "/usr/bin:/bin"},
-        preexec_fn=limit,  # noqa: PLW1509 -- only sets a limit in the child
+        preexec_fn=limit,
         timeout=60,
     )
     assert run.returncode == 0, run.stderr
