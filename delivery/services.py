@@ -93,8 +93,8 @@ def slot_release(*, slot_id: int, owner: str) -> None:
     DispatchSlot.objects.filter(id=slot_id, owner=owner).update(owner="", lease_expires_at=None)
 
 
-def slot_available() -> bool:
-    """Is a dispatch slot free now? (Reads only; ``slot_acquire`` takes one.)"""
+def slots_free() -> int:
+    """How many dispatch slots are free now (reads only; ``slot_acquire`` takes one)."""
     now = timezone.now()
     taken = DispatchSlot.objects.filter(lease_expires_at__gt=now).count()
-    return taken < settings.DISPATCH_SLOTS
+    return max(settings.DISPATCH_SLOTS - taken, 0)

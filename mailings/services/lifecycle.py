@@ -13,6 +13,7 @@ by chunk, and ``ON CONFLICT DO NOTHING`` makes any repeat harmless.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -30,12 +31,13 @@ LAUNCH_CHUNK = 20_000  # clients per transaction: ~0.2 s of PostgreSQL's time
 LAUNCH_STALL_SECONDS = 30.0
 
 
-def mailing_launch(*, mailing_id: int) -> bool:
+def mailing_launch(*, mailing_id: int, sendable: Callable[[], None] | None = None) -> bool:
     """Move a due scheduled mailing to running, then create its messages.
 
     Idempotent: the conditional update lets exactly one caller win; the others (a retried
     task, the scheduler tick) find it running and do nothing. Returns whether this call
-    launched it.
+    launched it. ``sendable`` is called once, as soon as a first chunk of messages is
+    committed (sending starts while the rest are created).
     """
     now = timezone.now()
     won = Mailing.objects.filter(
@@ -43,15 +45,15 @@ def mailing_launch(*, mailing_id: int) -> bool:
     ).update(status=MailingStatus.RUNNING, started_at=now, launch_progress_at=now)
     if not won:
         return False
-    created = mailing_populate(mailing_id=mailing_id)
+    created = mailing_populate(mailing_id=mailing_id, sendable=sendable)
     logger.info("mailing launched", extra={"mailing_id": mailing_id, "messages": created})
     return True
 
 
-def mailing_populate(*, mailing_id: int) -> int:
+def mailing_populate(*, mailing_id: int, sendable: Callable[[], None] | None = None) -> int:
     """Create a running mailing's messages, chunk by chunk, until every matching client has
     one or the mailing stops being running (cancelled, deleted, paused, ended). Returns how
-    many this call created."""
+    many this call created; calls ``sendable`` once the first chunk with messages commits."""
     created = 0
     while True:
         with transaction.atomic():
@@ -61,6 +63,8 @@ def mailing_populate(*, mailing_id: int) -> int:
             if mailing.launched_at is not None:
                 break
             chunk, complete = _populate_chunk(mailing)
+        if chunk and not created and sendable is not None:
+            sendable()
         created += chunk
         if complete:
             break

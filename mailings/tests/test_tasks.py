@@ -76,3 +76,72 @@ def test_published_ticks_launch_a_mailing_when_its_time_comes(worker: Any) -> No
 
     launched = wait_for_status(mailing.pk, MailingStatus.RUNNING, tick_every=1.0)
     assert launched.messages.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_launch_wakes_a_dispatcher_per_slot_once_its_first_chunk_is_committed(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """Sending starts while the rest of a large launch is still being created."""
+    from mailings import tasks as mailing_tasks
+    from mailings.services import lifecycle
+
+    settings.DISPATCH_SLOTS = 3
+    monkeypatch.setattr(lifecycle, "LAUNCH_CHUNK", 2)
+    ClientFactory.create_batch(5)
+    mailing = MailingFactory.create(start_at=timezone.now() - timedelta(seconds=1))
+    committed_when_woken: list[int] = []
+
+    def send_task(name: str) -> None:
+        assert name == mailing_tasks.DISPATCH_TASK
+        # Read on a connection of its own: what another process would see (committed).
+        committed_when_woken.append(_committed_messages(mailing.pk))
+
+    monkeypatch.setattr(mailing_tasks.current_app, "send_task", send_task)
+
+    mailing_tasks.mailing_launch(mailing.pk)
+
+    assert committed_when_woken == [2, 2, 2]  # after the first chunk of 2, one per slot
+    assert Mailing.objects.get(pk=mailing.pk).messages.count() == 5
+
+
+def _committed_messages(mailing_id: int) -> int:
+    import threading
+
+    from django.db import connection
+
+    seen: list[int] = []
+
+    def count() -> None:
+        try:
+            seen.append(Mailing.objects.get(pk=mailing_id).messages.count())
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=count)
+    reader.start()
+    reader.join()
+    return seen[0]
+
+
+@pytest.mark.django_db
+def test_a_tick_starts_a_dispatcher_for_each_free_slot(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from mailings.tests.factories import MessageFactory
+
+    settings.DISPATCH_SLOTS = 3
+    monkeypatch.setattr(tasks.services, "scheduler_record_tick", lambda: False)
+    MessageFactory.create(mailing__status=MailingStatus.RUNNING, next_attempt_at=timezone.now())
+    assert tasks.services.slot_acquire(owner="busy") is not None
+    started: list[None] = []
+    monkeypatch.setattr(tasks.dispatch, "delay", lambda: started.append(None))
+
+    tasks.run_tick()
+    assert len(started) == 2  # three slots, one taken
+
+    assert tasks.services.slot_acquire(owner="busy too") is not None
+    assert tasks.services.slot_acquire(owner="busy as well") is not None
+    started.clear()
+    tasks.run_tick()
+    assert started == []
