@@ -36,6 +36,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import uvloop
 from django.conf import settings
 
 from core.database import OutageLog
@@ -353,7 +354,8 @@ def dispatch_run(**kwargs: Any) -> Report | None:
         if slot_id is None:
             return None
         try:
-            report = asyncio.run(dispatcher.run(slot_id=slot_id))
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                report = runner.run(dispatcher.run(slot_id=slot_id))
         finally:
             with contextlib.suppress(DatabaseDown):  # its lease lapses by itself
                 dispatcher.release_slot(slot_id)
