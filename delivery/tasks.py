@@ -56,9 +56,16 @@ def tick() -> None:
         TICK_OUTAGE.up()
 
 
+def start_dispatchers() -> None:
+    """A dispatcher for each free slot (those that find the slots taken meanwhile return)."""
+    for _ in range(services.slots_free()):
+        dispatch.delay()
+
+
 def run_tick() -> None:
     """1. Note the tick (after a gap, leases do not lapse for a grace period).
-    2. Launch mailings whose start has come (and resume a launch whose worker died).
+    2. Launch mailings whose start has come, starting the dispatchers once their first
+    messages exist (and resume a launch whose worker died).
     3. Expire what passed its end time. 4. Return messages of dead dispatchers.
     5. Finish mailings with nothing left to send. 6. Fold the message-count and the
     client-count deltas. 7. If work is due and sending is not paused, start a dispatcher
@@ -66,7 +73,7 @@ def run_tick() -> None:
     8. Send the test sends due (retries, or ones whose worker died)."""
     leases_may_lapse = services.scheduler_record_tick()
     for mailing_id in selectors.mailings_due_for_launch():
-        mailing_services.mailing_launch(mailing_id=mailing_id)
+        mailing_services.mailing_launch(mailing_id=mailing_id, sendable=start_dispatchers)
     mailing_services.mailings_launch_stalled()
     mailing_services.mailings_finish_ended(leases_may_lapse=leases_may_lapse)
     if leases_may_lapse:
@@ -75,7 +82,6 @@ def run_tick() -> None:
     counters.counts_compact()
     client_counters.clients_count_compact()
     if selectors.due_work_exists() and breaker.pause_reason() is None:
-        for _ in range(services.slots_free()):
-            dispatch.delay()
+        start_dispatchers()
     if testsends.due_test_sends_exist():
         send_test_sends.delay()

@@ -175,20 +175,23 @@ _RUNNING_FIELDS = (
 def _running_mailings(*, now: datetime) -> list[list[_Running]]:
     """The running mailings before their end, in groups of one priority, highest first.
 
-    PostgreSQL reads them under a share lock (``FOR SHARE SKIP LOCKED``). Without it the
-    claim would read the mailings' status unlocked: a pause, cancel or delete committing
-    while the claim runs would go unseen, and requests of that mailing would start after
-    its answer. With it a mailing being changed right now (its row locked by a pause,
-    cancel, delete or launch chunk) is left for the next claim, and a change that comes
-    later waits for this claim to commit, so its messages are in flight, and counted, when
-    the operator is answered. Claims do not block each other, nor wait. SQLite serializes
-    every write transaction: there the claim's own read is already the last word.
+    PostgreSQL reads them under a share lock (``FOR KEY SHARE SKIP LOCKED``). Without it
+    the claim would read the mailings' status unlocked: a pause, cancel or delete
+    committing while the claim runs would go unseen, and requests of that mailing would
+    start after its answer. With it a mailing being changed right now (its row locked
+    ``FOR UPDATE`` by a pause, cancel, delete or update, or being deleted) is left for the
+    next claim, and a change that comes later waits for this claim to commit, so its
+    messages are in flight, and counted, when the operator is answered. A launch chunk
+    holds the row ``FOR NO KEY UPDATE``, which this lock does not conflict with: messages
+    are claimed while the rest of the launch is created. Claims do not block each other,
+    nor wait. SQLite serializes every write transaction: there the claim's own read is
+    already the last word.
     """
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:  # Django's select_for_update has no FOR SHARE
+        with connection.cursor() as cursor:  # Django's select_for_update has no KEY SHARE
             cursor.execute(
                 f"SELECT {', '.join(_RUNNING_FIELDS)} FROM {Mailing._meta.db_table} "  # noqa: S608
-                "WHERE status = %s AND end_at > %s ORDER BY id FOR SHARE SKIP LOCKED",
+                "WHERE status = %s AND end_at > %s ORDER BY id FOR KEY SHARE SKIP LOCKED",
                 [MailingStatus.RUNNING.value, now],
             )
             rows = cursor.fetchall()

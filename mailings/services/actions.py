@@ -1,8 +1,10 @@
 """The operators' actions on a mailing: create, update, start now, cancel, retry, delete.
 
-Each runs under the mailing's row lock (``SELECT … FOR UPDATE``), the lock a launch takes
-for each chunk of messages it creates, so an action waits for at most one chunk and the
-launch sees the action's result before its next chunk.
+Each runs under the mailing's row lock (``SELECT … FOR UPDATE``). It conflicts with the
+lock a launch takes for each chunk of messages it creates (``FOR NO KEY UPDATE``), so an
+action waits for at most one chunk and the launch sees the action's result before its next
+chunk; and with the claims' (``FOR KEY SHARE``), so no request of the mailing starts after
+the action's answer.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 final).
 
 A launch creates the messages in chunks of ``LAUNCH_CHUNK`` clients (in client id order),
-each chunk one transaction under the mailing's row lock, and records how far it got
+each chunk one transaction under the mailing's row lock (``FOR NO KEY UPDATE``: dispatchers
+claim the committed chunks' messages meanwhile), and records how far it got
 (``launch_cursor``). So a cancel, a delete (or a pause) waits for at most one chunk, and the
 next chunk sees it and stops: a mailing deleted mid-launch leaves no message behind, and a
 3,000,000-client launch does not hold anyone for minutes. A launch cut short by a crash is
@@ -57,7 +58,12 @@ def mailing_populate(*, mailing_id: int, sendable: Callable[[], None] | None = N
     created = 0
     while True:
         with transaction.atomic():
-            mailing = Mailing.objects.select_for_update().filter(pk=mailing_id).first()
+            # FOR NO KEY UPDATE: launchers of one mailing and the operators' actions (FOR
+            # UPDATE) wait for each other, chunk by chunk; claims (FOR KEY SHARE) do not, so
+            # the messages of the chunks already committed are sent during the launch.
+            mailing = (
+                Mailing.objects.select_for_update(no_key=True).filter(pk=mailing_id).first()
+            )
             if mailing is None or mailing.status != MailingStatus.RUNNING:
                 break
             if mailing.launched_at is not None:

@@ -152,3 +152,50 @@ def test_a_launch_cut_short_is_resumed_from_its_cursor(small_chunks: None) -> No
     created = set(Message.objects.filter(mailing=mailing).values_list("client_id", flat=True))
     assert created == {c.pk for c in directory} - set(ids)
     assert Mailing.objects.get(pk=mailing.pk).launched_at is not None
+
+
+def test_the_messages_of_committed_chunks_are_claimed_while_the_launch_goes_on(
+    small_chunks: None,
+) -> None:
+    mailing, directory = due_mailing_to(6)
+    with uncommitted_message(mailing, directory[2]) as release:  # holds the second chunk
+        launch = in_thread(lambda: services.mailing_launch(mailing_id=mailing.pk))
+        wait_for(lambda: chunks_done(mailing) == directory[1].pk)
+
+        claimed = messages.messages_claim(limit=100, token=uuid.uuid4())
+
+        release()
+        launch.join(10)
+
+    assert sorted(m.client_id for m in claimed) == [directory[0].pk, directory[1].pk]
+    assert Message.objects.filter(mailing=mailing).count() == 6
+
+
+def test_a_claim_leaves_a_mailing_an_operator_is_changing_and_holds_back_the_next_change() -> None:
+    from django.db import transaction
+
+    mailing, _ = due_mailing_to(2)
+    services.mailing_launch(mailing_id=mailing.pk)
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=False) as operator:  # a pause in progress
+        operator.execute("SELECT id FROM mailings_mailing WHERE id = %s FOR UPDATE", [mailing.pk])
+        assert messages.messages_claim(limit=100, token=uuid.uuid4()) == []
+        operator.rollback()
+
+    claimed: list[Any] = []
+    commit = threading.Event()
+
+    def claim_then_wait() -> None:
+        with transaction.atomic():
+            claimed.extend(messages.messages_claim(limit=100, token=uuid.uuid4()))
+            commit.wait(10)
+
+    claim = in_thread(claim_then_wait)
+    wait_for(lambda: len(claimed) == 2)
+    pause = in_thread(lambda: services.mailing_pause(mailing=mailing))
+    time.sleep(0.3)
+    assert pause.is_alive()  # the pause waits for the claim: its requests count as started
+    commit.set()
+    claim.join(10)
+    pause.join(10)
+    assert Mailing.objects.get(pk=mailing.pk).status == MailingStatus.PAUSED

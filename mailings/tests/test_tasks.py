@@ -145,3 +145,28 @@ def test_a_tick_starts_a_dispatcher_for_each_free_slot(
     started.clear()
     tasks.run_tick()
     assert started == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tick_that_launches_a_mailing_starts_the_dispatchers_after_its_first_chunk(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from mailings.services import lifecycle
+
+    settings.DISPATCH_SLOTS = 3
+    monkeypatch.setattr(lifecycle, "LAUNCH_CHUNK", 2)
+    monkeypatch.setattr(tasks.services, "scheduler_record_tick", lambda: False)
+    ClientFactory.create_batch(5)
+    mailing = MailingFactory.create(start_at=timezone.now() - timedelta(seconds=1))
+    committed_when_started: list[int] = []
+    monkeypatch.setattr(
+        tasks.dispatch,
+        "delay",
+        lambda: committed_when_started.append(_committed_messages(mailing.pk)),
+    )
+
+    tasks.run_tick()
+
+    # Three once the first chunk of 2 committed, three more at the tick's end (no dispatcher
+    # took a slot in between: the tasks went nowhere).
+    assert committed_when_started == [2, 2, 2, 5, 5, 5]
