@@ -1,4 +1,5 @@
-"""The collector is set once per serving process: frozen heap, raised thresholds."""
+"""What each serving process does as it starts: warm up (gunicorn), then set the collector
+(frozen heap, raised thresholds)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,12 +40,16 @@ def test_tuning_freezes_what_exists_and_raises_the_thresholds(restored_collector
     assert not any(id(o) in young for o in made_before[1:])
 
 
-def _collector_after(code: str) -> dict[str, object]:
-    """gc's thresholds and frozen count in a fresh interpreter after ``code`` ran."""
+def _collector_after(code: str, **env: str) -> dict[str, Any]:
+    """gc's thresholds and frozen count in a fresh interpreter after ``code`` ran, whether
+    the URL patterns are loaded, and what it logged."""
     probe = (
-        "import gc, json, django; django.setup(); "
+        "import gc, json, django, io, logging; django.setup(); "
+        "from django.urls import get_resolver; "
+        "said = io.StringIO(); logging.getLogger('config').addHandler(logging.StreamHandler(said)); "
         f"{code}; "
-        "print(json.dumps({'thresholds': gc.get_threshold(), 'frozen': gc.get_freeze_count()}))"
+        "print(json.dumps({'thresholds': gc.get_threshold(), 'frozen': gc.get_freeze_count(), "
+        "'urls': 'url_patterns' in get_resolver().__dict__, 'said': said.getvalue()}))"
     )
     run = subprocess.run(
         [sys.executable, "-c", probe],
@@ -51,10 +57,7 @@ def _collector_after(code: str) -> dict[str, object]:
         capture_output=True,
         text=True,
         check=False,
-        env={
-            "DJANGO_SETTINGS_MODULE": "config.settings_test",
-            "PATH": "/usr/bin:/bin",
-        },
+        env={"DJANGO_SETTINGS_MODULE": "config.settings_test", "PATH": "/usr/bin:/bin", **env},
         timeout=60,
     )
     assert run.returncode == 0, run.stderr
@@ -68,15 +71,30 @@ def test_each_celery_pool_process_tunes_its_collector_when_it_starts() -> None:
         "worker_process_init.send(sender=None)"
     )
 
-    assert untouched == {"thresholds": [700, 10, 10], "frozen": 0}
+    assert (untouched["thresholds"], untouched["frozen"]) == ([700, 10, 10], 0)
     assert started["thresholds"] == list(THRESHOLDS)
     assert int(str(started["frozen"])) > 10_000  # Django and Celery, loaded before
 
 
-def test_each_gunicorn_worker_tunes_its_collector_once_the_app_is_loaded() -> None:
+def test_each_gunicorn_worker_warms_up_then_tunes_its_collector_once_the_app_is_loaded() -> None:
+    cold = _collector_after("from config import gunicorn, wsgi")
     loaded = _collector_after(
         "from config import gunicorn, wsgi; gunicorn.post_worker_init(worker=None)"
     )
 
+    assert cold["urls"] is False
+    assert loaded["urls"] is True  # every URL module imported before the first request
+    assert loaded["said"] == ""  # the broker was reached
     assert loaded["thresholds"] == list(THRESHOLDS)
-    assert int(str(loaded["frozen"])) > 10_000
+    assert loaded["frozen"] > cold["frozen"] + 10_000
+
+
+def test_a_worker_starts_even_when_the_broker_is_down_and_says_so() -> None:
+    loaded = _collector_after(
+        "from config import gunicorn, wsgi; gunicorn.post_worker_init(worker=None)",
+        CELERY_BROKER_URL="redis://127.0.0.1:1/0",
+    )
+
+    assert "broker not reachable at start" in loaded["said"]
+    assert loaded["urls"] is True
+    assert loaded["thresholds"] == list(THRESHOLDS)
