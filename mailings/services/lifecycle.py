@@ -61,9 +61,7 @@ def mailing_populate(*, mailing_id: int, sendable: Callable[[], None] | None = N
             # FOR NO KEY UPDATE: launchers of one mailing and the operators' actions (FOR
             # UPDATE) wait for each other, chunk by chunk; claims (FOR KEY SHARE) do not, so
             # the messages of the chunks already committed are sent during the launch.
-            mailing = (
-                Mailing.objects.select_for_update(no_key=True).filter(pk=mailing_id).first()
-            )
+            mailing = Mailing.objects.select_for_update(no_key=True).filter(pk=mailing_id).first()
             if mailing is None or mailing.status != MailingStatus.RUNNING:
                 break
             if mailing.launched_at is not None:
