@@ -37,5 +37,5 @@ def warm_up() -> None:
     try:
         with app.producer_or_acquire() as producer:
             producer.connection.ensure_connection(max_retries=0)
-    except Exception:  # noqa: BLE001 -- the broker may be down at start; sending still works
+    except Exception:  # the broker may be down at start; sending still works
         logging.getLogger(__name__).warning("broker not reachable at start", exc_info=True)

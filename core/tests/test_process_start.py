@@ -46,7 +46,8 @@ def _collector_after(code: str, **env: str) -> dict[str, Any]:
     probe = (
         "import gc, json, django, io, logging; django.setup(); "
         "from django.urls import get_resolver; "
-        "said = io.StringIO(); logging.getLogger('config').addHandler(logging.StreamHandler(said)); "
+        "said = io.StringIO(); "
+        "logging.getLogger('config').addHandler(logging.StreamHandler(said)); "
         f"{code}; "
         "print(json.dumps({'thresholds': gc.get_threshold(), 'frozen': gc.get_freeze_count(), "
         "'urls': 'url_patterns' in get_resolver().__dict__, 'said': said.getvalue()}))"
