@@ -107,6 +107,7 @@ async def attempt(
 class Report:
     claimed: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    window: int = 0  # requests in flight allowed at the end (delivery.window)
 
     def count(self, kind: Kind, n: int = 1) -> None:
         self.outcomes[kind.value] = self.outcomes.get(kind.value, 0) + n

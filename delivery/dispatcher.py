@@ -4,12 +4,14 @@ One dispatcher runs inside one ``delivery.tasks.dispatch`` task, holding one of 
 ``DISPATCH_SLOTS`` slots, for at most ``DISPATCH_TASK_SECONDS``:
 
 1. Take a permit from the shared breaker (``breaker.permit_take``): all, one probe, none.
-2. Claim due messages as room allows (``DISPATCH_MAX_IN_FLIGHT``, or two seconds of the
-   rate): the last database check (mailing running, before its end). Then, in memory
-   (``attempt.precheck``): the end time, and the client's send window (else deferred).
-3. Once the rate limit allows its segments (``pacing.Pacer``), send each one as its own
-   asyncio task over one aiohttp session. No transaction is open while requests are in
-   flight: the database runs in two helper threads (claims; writes).
+2. Claim due messages as room allows (``DISPATCH_MAX_IN_FLIGHT`` held at once, or two
+   seconds of the rate): the last database check (mailing running, before its end). Then,
+   in memory (``attempt.precheck``): the end time, and the client's send window (else
+   deferred).
+3. Once the rate limit allows its segments (``pacing.Pacer``) and the window has room
+   (``window.Window``: as few requests in flight as keep the sending going), send each one
+   as its own asyncio task over one aiohttp session. No transaction is open while requests
+   are in flight: the database runs in two helper threads (claims; writes).
 4. As requests finish, the retry policy decides each message's next state; the outcomes
    are written in bulk every ``FLUSH_SECONDS`` or ``FLUSH_SIZE`` outcomes, in the
    background, then the breaker's tally is recorded. The tally stops new claims at once on
@@ -32,7 +34,7 @@ import os
 import resource
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +47,7 @@ from delivery.attempt import Done, Report, attempt, outcome_of, precheck
 from delivery.dbthreads import DatabaseDown, DatabaseThreads
 from delivery.pacing import Pacer
 from delivery.policy import Decision, RetryPolicy
+from delivery.window import Window
 from gateway.client import GatewayClient, Result
 from mailings.messages import (
     ClaimedMessage,
@@ -110,6 +113,8 @@ class Dispatcher:
         self.report = Report()
         self.tally = breaker.Tally()
         self._in_flight: set[asyncio.Task[tuple[Decision, Result | None]]] = set()
+        self._ready: deque[ClaimedMessage] = deque()  # cleared by the pacer, waiting for room
+        self.window = Window(self.max_in_flight)
         self._messages: dict[asyncio.Task[Any], ClaimedMessage] = {}
         # Requests finish into this list (a done callback); ``_collect`` wakes on the first.
         self._finished: list[asyncio.Task[tuple[Decision, Result | None]]] = []
@@ -200,13 +205,15 @@ class Dispatcher:
         return len(batch), permit is breaker.Permit.SEND
 
     async def _start_ready(self, gateway: GatewayClient) -> None:
-        """Start the requests whose segments the rate limit allows now."""
-        try:
-            ready = await self.pacer.release()
-        except DatabaseDown as exc:
-            self.outage.down(exc)
-            return
-        for message in ready:
+        """Start the requests whose segments the rate limit allows now, as the window has
+        room for them."""
+        if self.pacer.waiting:
+            try:
+                self._ready.extend(await self.pacer.release())
+            except DatabaseDown as exc:
+                self.outage.down(exc)
+        for _ in range(self.window.room(len(self._in_flight), len(self._ready))):
+            message = self._ready.popleft()
             task = asyncio.create_task(
                 attempt(gateway, message, policy=self.policy, end_guard=self.end_guard)
             )
@@ -252,14 +259,22 @@ class Dispatcher:
             timeout=settings.GATEWAY_TIMEOUT_SECONDS,
             max_in_flight=self.max_in_flight,
         ) as gateway:
-            while claiming or self._in_flight or self.pacer.waiting or self._holding(deadline):
+            while (
+                claiming
+                or self._in_flight
+                or self._ready
+                or self.pacer.waiting
+                or self._holding(deadline)
+            ):
                 now = time.monotonic()
                 if claiming and (now >= deadline or self.tally.must_stop_claiming):
                     claiming = False
-                if self.pacer.waiting:
+                self.window.step()
+                if self.pacer.waiting or self._ready:
                     await self._start_ready(gateway)
                 ceiling = self.pacer.ceiling(self.max_in_flight)
-                room = ceiling - len(self._in_flight) - len(self.pacer.waiting)
+                held = len(self._in_flight) + len(self._ready) + len(self.pacer.waiting)
+                room = ceiling - held
                 if claiming and room >= max(1, ceiling // 4):
                     claimed, may_claim = await self._claim(gateway, room)
                     last_work = now if claimed else last_work
@@ -295,6 +310,7 @@ class Dispatcher:
             await self._flush_all()
             with contextlib.suppress(DatabaseDown):
                 await self.pacer.give_back()
+        self.report.window = self.window.size
         return self.report
 
     def _holding(self, deadline: float) -> bool:
@@ -362,7 +378,12 @@ def dispatch_run(**kwargs: Any) -> Report | None:
         if report.claimed:
             logger.info(
                 "dispatcher finished",
-                extra={"claimed": report.claimed, "outcomes": report.outcomes, "slot": slot_id},
+                extra={
+                    "claimed": report.claimed,
+                    "outcomes": report.outcomes,
+                    "in_flight_window": report.window,
+                    "slot": slot_id,
+                },
             )
         return report
     finally:
