@@ -4,18 +4,13 @@
 from __future__ import annotations
 
 import gc
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.collector import THRESHOLDS, tune_for_service
-
-ROOT = Path(__file__).resolve().parents[2]
+from core.tests.probes import probe
 
 
 @pytest.fixture
@@ -43,26 +38,15 @@ def test_tuning_freezes_what_exists_and_raises_the_thresholds(restored_collector
 def _collector_after(code: str, **env: str) -> dict[str, Any]:
     """gc's thresholds and frozen count in a fresh interpreter after ``code`` ran, whether
     the URL patterns are loaded, and what it logged."""
-    probe = (
-        "import gc, json, django, io, logging; django.setup(); "
-        "from django.urls import get_resolver; "
+    return probe(
+        "import gc, io, logging; from django.urls import get_resolver; "
         "said = io.StringIO(); "
         "logging.getLogger('config').addHandler(logging.StreamHandler(said)); "
         f"{code}; "
         "print(json.dumps({'thresholds': gc.get_threshold(), 'frozen': gc.get_freeze_count(), "
-        "'urls': 'url_patterns' in get_resolver().__dict__, 'said': said.getvalue()}))"
+        "'urls': 'url_patterns' in get_resolver().__dict__, 'said': said.getvalue()}))",
+        env=env,
     )
-    run = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"DJANGO_SETTINGS_MODULE": "config.settings_test", "PATH": "/usr/bin:/bin", **env},
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def test_each_celery_pool_process_tunes_its_collector_when_it_starts() -> None:

@@ -2,43 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import resource
-import subprocess
-import sys
-from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from core.tests.probes import probe
 
 
-def _in_process_limited_to(soft: int, hard: int, wanted: int) -> dict[str, object]:
+def _in_process_limited_to(soft: int, hard: int, wanted: int) -> Any:
     """``connections_allowed(wanted)`` in a fresh process started under (soft, hard)."""
-    probe = (
-        "import django, json, logging, resource; django.setup(); "
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    return probe(
+        "import logging, resource; "
         "from delivery.dispatcher import connections_allowed; "
         "said = []; logging.getLogger('delivery.dispatcher').addHandler("
         "type('H', (logging.Handler,), {'emit': lambda self, r: said.append(r.__dict__)})()); "
         f"allowed = connections_allowed({wanted}); "
         "print(json.dumps({'allowed': allowed, 'limit': resource.getrlimit("
         "resource.RLIMIT_NOFILE), 'said': [{k: r.get(k) for k in ('wanted', 'allowed')} "
-        "for r in said]}))"
+        "for r in said]}))",
+        before=limit,
     )
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-    run = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"DJANGO_SETTINGS_MODULE": "config.settings_test", "PATH": "/usr/bin:/bin"},
-        preexec_fn=limit,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def test_the_soft_limit_is_raised_for_the_connections_and_their_spare_files() -> None:

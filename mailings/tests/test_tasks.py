@@ -78,18 +78,26 @@ def test_published_ticks_launch_a_mailing_when_its_time_comes(worker: Any) -> No
     assert launched.messages.count() == 2
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_launch_wakes_a_dispatcher_per_slot_once_its_first_chunk_is_committed(
-    monkeypatch: pytest.MonkeyPatch, settings: Any
-) -> None:
-    """Sending starts while the rest of a large launch is still being created."""
-    from mailings import tasks as mailing_tasks
+@pytest.fixture
+def due_in_chunks(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, transactional_db: None
+) -> Mailing:
+    """A due mailing to 5 clients, launched in chunks of 2, with three dispatch slots."""
     from mailings.services import lifecycle
 
     settings.DISPATCH_SLOTS = 3
     monkeypatch.setattr(lifecycle, "LAUNCH_CHUNK", 2)
     ClientFactory.create_batch(5)
-    mailing = MailingFactory.create(start_at=timezone.now() - timedelta(seconds=1))
+    return MailingFactory.create(start_at=timezone.now() - timedelta(seconds=1))
+
+
+def test_the_launch_wakes_a_dispatcher_per_slot_once_its_first_chunk_is_committed(
+    monkeypatch: pytest.MonkeyPatch, due_in_chunks: Mailing
+) -> None:
+    """Sending starts while the rest of a large launch is still being created."""
+    from mailings import tasks as mailing_tasks
+
+    mailing = due_in_chunks
     committed_when_woken: list[int] = []
 
     def send_task(name: str) -> None:
@@ -147,17 +155,11 @@ def test_a_tick_starts_a_dispatcher_for_each_free_slot(
     assert started == []
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_tick_that_launches_a_mailing_starts_the_dispatchers_after_its_first_chunk(
-    monkeypatch: pytest.MonkeyPatch, settings: Any
+    monkeypatch: pytest.MonkeyPatch, due_in_chunks: Mailing
 ) -> None:
-    from mailings.services import lifecycle
-
-    settings.DISPATCH_SLOTS = 3
-    monkeypatch.setattr(lifecycle, "LAUNCH_CHUNK", 2)
+    mailing = due_in_chunks
     monkeypatch.setattr(tasks.services, "scheduler_record_tick", lambda: False)
-    ClientFactory.create_batch(5)
-    mailing = MailingFactory.create(start_at=timezone.now() - timedelta(seconds=1))
     committed_when_started: list[int] = []
     monkeypatch.setattr(
         tasks.dispatch,
