@@ -40,13 +40,14 @@ from typing import Any
 
 import uvloop
 from django.conf import settings
+from django.utils import timezone
 
 from core.database import OutageLog
 from delivery import breaker, metrics, services
 from delivery.attempt import Done, Report, attempt, outcome_of, precheck
 from delivery.dbthreads import DatabaseDown, DatabaseThreads
 from delivery.pacing import Pacer
-from delivery.policy import Decision, RetryPolicy
+from delivery.policy import Decision, Kind, RetryPolicy
 from delivery.window import Window
 from gateway.client import GatewayClient, Result
 from mailings.messages import (
@@ -64,6 +65,7 @@ POLL_SECONDS = 0.05
 SLOT_RENEW_SECONDS = 5.0
 RETRY_SECONDS = 1.0  # while the database is gone
 HOLD_SECONDS = 900.0  # the longest a dispatcher waits for the database to write what it holds
+RELEASED_UNSTARTED = "not started: the gateway kept failing"
 # Open files a worker process needs besides the gateway's connections (database, broker,
 # logs, Celery's pipes), kept free when the connections are counted against the limit.
 SPARE_FILES = 256
@@ -221,6 +223,16 @@ class Dispatcher:
             self._in_flight.add(task)
             self._messages[task] = message
 
+    def _release_unstarted(self) -> None:
+        """The gateway keeps failing (or refused our credentials): the claimed messages that
+        have not started go back to pending, due now, without spending an attempt (the
+        breaker keeps everyone from claiming them until it allows)."""
+        now = timezone.now()
+        while self._ready:
+            message = self._ready.popleft()
+            decision = Decision(Kind.RELEASED, message.attempts, now, RELEASED_UNSTARTED)
+            self._done.append((message, decision))
+
     def _on_finished(self, task: asyncio.Task[tuple[Decision, Result | None]]) -> None:
         self._finished.append(task)
         if self._wakeup is not None and not self._wakeup.done():
@@ -269,6 +281,8 @@ class Dispatcher:
                 now = time.monotonic()
                 if claiming and (now >= deadline or self.tally.must_stop_claiming):
                     claiming = False
+                if self._ready and self.tally.must_stop_claiming:
+                    self._release_unstarted()
                 self.window.step()
                 if self.pacer.waiting or self._ready:
                     await self._start_ready(gateway)
@@ -287,6 +301,10 @@ class Dispatcher:
                     await self._collect()
                 elif claiming or self.pacer.waiting:
                     await asyncio.sleep(POLL_SECONDS * 4)
+                elif self._flushing is not None and not self._flushing.done():
+                    # Let the last write finish: without an await here the loop spun, never
+                    # yielding to it, until the next slot renewal (up to 5 s of a full core).
+                    await asyncio.wait({self._flushing}, timeout=POLL_SECONDS)
                 elif self._done:
                     await asyncio.sleep(POLL_SECONDS)  # waiting for the database
                 now = time.monotonic()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time as time_module
 import uuid
 from datetime import time, timedelta
 from typing import Any
@@ -377,3 +378,30 @@ def test_a_slow_gateway_gets_a_wider_window_and_everything_once(
     assert report.window > 128
     assert statuses(mailing) == {"sent": 600}
     assert emulator.stats.as_dict()["duplicates"] == 0
+
+
+def test_claimed_messages_not_yet_started_go_back_unspent_when_the_gateway_keeps_failing(
+    emulator: EmulatorThread, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from delivery import dispatcher
+    from delivery.dispatcher import RELEASED_UNSTARTED
+
+    settings.BREAKER_FAILURE_THRESHOLD = 20
+    emulator.faults.update({"error_rate": 1.0})
+    # The loop once spun without yielding to its last write until the slot's renewal.
+    monkeypatch.setattr(dispatcher, "SLOT_RENEW_SECONDS", 60.0)
+    mailing = launch(600)
+    started = time_module.monotonic()
+
+    report = dispatch_run(max_in_flight=1000)  # claims all 600; 128 fly at first
+
+    assert time_module.monotonic() - started < 30  # it ends once its outcomes are written
+    assert report is not None
+    assert report.claimed == 600
+    assert emulator.stats.requests < 600
+    unspent = Message.objects.filter(
+        mailing=mailing, status=MessageStatus.PENDING, attempts=0, last_error=RELEASED_UNSTARTED
+    )
+    assert unspent.count() == 600 - emulator.stats.requests
+    assert not unspent.filter(next_attempt_at__isnull=True).exists()  # due again, not lost
+    assert report.outcomes["released"] == unspent.count()
