@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.db import connections
 from django.db.models.signals import post_migrate
 
 
@@ -14,13 +15,10 @@ class ClientsConfig(AppConfig):
 
 def _resync_client_count(using: str = "default", **kwargs: Any) -> None:
     """After ``migrate`` or ``flush``: the client count derived from the table again."""
-    from django.db import connections
-
     from clients import counters
 
-    connection = connections[using]
-    if counters.DELTAS not in connection.introspection.table_names():
-        return  # migrated back before the count existed
     if using != "default":
         return  # the counters live in the default database
+    if counters.DELTAS not in connections[using].introspection.table_names():
+        return  # migrated back before the count existed
     counters.clients_count_resync()

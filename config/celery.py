@@ -7,6 +7,8 @@ import os
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
+from core.collector import tune_for_service
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("mailing_service")
@@ -17,8 +19,6 @@ app.autodiscover_tasks()
 @worker_process_init.connect
 def _tune_collector(**_: object) -> None:
     """Each pool process, once started: the collector leaves the imported heap alone."""
-    from core.collector import tune_for_service
-
     tune_for_service()
 
 

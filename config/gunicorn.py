@@ -6,6 +6,8 @@ import logging
 import os
 from typing import Any
 
+from core.collector import tune_for_service
+
 
 def child_exit(server: Any, worker: Any) -> None:
     """Drop a dead worker's live gauges from the shared metrics directory."""
@@ -18,8 +20,6 @@ def child_exit(server: Any, worker: Any) -> None:
 def post_worker_init(worker: Any) -> None:
     """Each worker, once Django is loaded: warmed up, then the collector leaves the imported
     heap alone."""
-    from core.collector import tune_for_service
-
     warm_up()
     tune_for_service()
 
