@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -21,6 +22,15 @@ from mailings.window import is_open_at, next_opening
 logger = logging.getLogger("delivery.dispatcher")
 
 Done = tuple[ClaimedMessage, Decision]
+
+
+class Tried(NamedTuple):
+    """What one try came to: the decision, the gateway's result (None: not sent), and the
+    seconds its answer took."""
+
+    decision: Decision
+    result: Result | None
+    seconds: float = 0.0
 
 
 def too_late(message: ClaimedMessage, *, end_guard: timedelta) -> Decision | None:
@@ -65,11 +75,11 @@ async def attempt(
     *,
     policy: RetryPolicy,
     end_guard: timedelta,
-) -> tuple[Decision, Result | None]:
-    """Send one message; returns the decision and the gateway's result (None: not sent)."""
+) -> Tried:
+    """Send one message: the decision, the gateway's result, the seconds it took."""
     expired = too_late(message, end_guard=end_guard)  # the task may have waited for the loop
     if expired is not None:
-        return expired, None
+        return Tried(expired, None)
     error: GatewayError | None = None
     status: int | None
     started = time.perf_counter()
@@ -100,7 +110,7 @@ async def attempt(
             "error": decision.error or None,
         },
     )
-    return decision, result
+    return Tried(decision, result, latency)
 
 
 @dataclass

@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from core.database import OutageLog
 from delivery import breaker, metrics, services
-from delivery.attempt import Done, Report, attempt, outcome_of, precheck
+from delivery.attempt import Done, Report, Tried, attempt, outcome_of, precheck
 from delivery.dbthreads import DatabaseDown, DatabaseThreads
 from delivery.pacing import Pacer
 from delivery.policy import Decision, Kind, RetryPolicy
@@ -114,12 +114,12 @@ class Dispatcher:
         self.owner = f"{os.getpid()}:{self.token.hex[:12]}"
         self.report = Report()
         self.tally = breaker.Tally()
-        self._in_flight: set[asyncio.Task[tuple[Decision, Result | None]]] = set()
+        self._in_flight: set[asyncio.Task[Tried]] = set()
         self._ready: deque[ClaimedMessage] = deque()  # cleared by the pacer, waiting for room
         self.window = Window(self.max_in_flight)
         self._messages: dict[asyncio.Task[Any], ClaimedMessage] = {}
         # Requests finish into this list (a done callback); ``_collect`` wakes on the first.
-        self._finished: list[asyncio.Task[tuple[Decision, Result | None]]] = []
+        self._finished: list[asyncio.Task[Tried]] = []
         self._wakeup: asyncio.Future[None] | None = None
         self._results: Counter[Result] = Counter()  # metrics counted here, written per flush
         self._done: list[Done] = []
@@ -128,6 +128,7 @@ class Dispatcher:
         self.pacer = Pacer(self.db)
         self._rate_limited = False
         self._failed_unweighed = False  # a permanent failure not yet weighed for auto-pause
+        self._weighed: set[int] = set()  # mailings whose early outcomes were weighed for good
         self.outage = OutageLog("dispatcher")
         self._write_after = 0.0  # monotonic time before which no write is retried
         self._renew_due = False  # renew the leases as soon as the database is back
@@ -148,9 +149,10 @@ class Dispatcher:
                 for kind, count in kinds.items():
                     self.report.count(kind, count)
                     metrics.MESSAGES.labels(kind.value).inc(count)
-                mailing_ids = {message.mailing_id for message, _ in done}
+                unweighed = {message.mailing_id for message, _ in done} - self._weighed
                 done = []
-                await self.db.write(mailings_auto_pause, mailing_ids=mailing_ids)
+                if unweighed:
+                    self._weighed |= await self.db.write(mailings_auto_pause, mailing_ids=unweighed)
             if tally.has_news:
                 await self.db.write(breaker.record, tally=tally)
         except DatabaseDown as exc:
@@ -233,7 +235,7 @@ class Dispatcher:
             decision = Decision(Kind.RELEASED, message.attempts, now, RELEASED_UNSTARTED)
             self._done.append((message, decision))
 
-    def _on_finished(self, task: asyncio.Task[tuple[Decision, Result | None]]) -> None:
+    def _on_finished(self, task: asyncio.Task[Tried]) -> None:
         self._finished.append(task)
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
@@ -253,9 +255,10 @@ class Dispatcher:
         finished, self._finished = self._finished, []
         for task in finished:
             self._in_flight.discard(task)
-            decision, result = task.result()
+            decision, result, seconds = task.result()
             self._done.append((self._messages.pop(task), decision))
             if result is not None:
+                self.window.answered(seconds)
                 self._results[result] += 1
                 self.tally.note(result)
                 self._rate_limited |= result is Result.RATE_LIMITED

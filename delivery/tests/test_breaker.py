@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from delivery import breaker
 from delivery.breaker import Permit, Tally
@@ -136,3 +139,35 @@ def test_a_tally_without_news_writes_nothing(state: GatewayState) -> None:
     breaker.record(tally_of(Result.RATE_LIMITED, Result.PERMANENT), now=NOW)
 
     assert (reload().circuit, reload().consecutive_failures) == (Circuit.CLOSED, 0)
+
+
+def writes_of(run: Callable[[], object]) -> list[str]:
+    """The statements other than reads that ``run`` sent to the database."""
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+
+
+def test_successes_on_a_calm_closed_circuit_are_recorded_without_a_write(
+    state: GatewayState,
+) -> None:
+    assert writes_of(lambda: breaker.record(tally_of(Result.SUCCESS), now=NOW)) == []
+    assert (reload().circuit, reload().consecutive_failures) == (Circuit.CLOSED, 0)
+
+
+def test_successes_still_clear_the_failures_another_dispatcher_recorded(
+    state: GatewayState,
+) -> None:
+    breaker.record(tally_of(Result.TRANSIENT, Result.TRANSIENT), now=NOW)  # another one's run
+
+    assert writes_of(lambda: breaker.record(tally_of(Result.SUCCESS), now=NOW)) != []
+    assert (reload().circuit, reload().consecutive_failures) == (Circuit.CLOSED, 0)
+    breaker.record(tally_of(Result.TRANSIENT, Result.TRANSIENT), now=NOW)  # 2 of 3: closed
+    assert reload().circuit == Circuit.CLOSED
+
+
+def test_the_permit_is_send_while_closed_and_wait_while_open(state: GatewayState) -> None:
+    assert breaker.permit_take(now=NOW) is Permit.SEND
+    breaker.record(tally_of(Result.CREDENTIALS), now=NOW)
+
+    assert breaker.permit_take(now=NOW + timedelta(seconds=1)) is Permit.WAIT

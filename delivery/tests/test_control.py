@@ -121,3 +121,22 @@ def test_a_mailings_own_max_rate_holds_beside_the_gateway_rate(
     assert len(arrivals) == 40
     for i, first in enumerate(arrivals):
         assert sum(1 for t in arrivals[i:] if t < first + 1.0) <= 20 + 20
+
+
+def test_auto_pause_names_the_mailings_weighed_for_good_so_they_are_not_asked_again(
+    settings: Any,
+) -> None:
+    settings.AUTO_PAUSE_MIN_OUTCOMES = 5
+    fine, early, failing = (launched(tag, 6) for tag in ("x", "low", "high"))
+    Message.objects.filter(mailing=fine).update(status=MessageStatus.SENT)
+    Message.objects.filter(mailing=early, id__in=Message.objects.filter(mailing=early)[:2]).update(
+        status=MessageStatus.SENT
+    )
+    Message.objects.filter(mailing=failing).update(status=MessageStatus.FAILED)
+    ids = {fine.pk, early.pk, failing.pk}
+
+    assert services.mailings_auto_pause(mailing_ids=ids) == {fine.pk, failing.pk}
+    assert Mailing.objects.get(pk=failing.pk).status == MailingStatus.PAUSED
+    assert Mailing.objects.get(pk=early.pk).status == MailingStatus.RUNNING  # 2 of 5: not yet
+    # Weighed before stays weighed: a later call names it again, paused or not.
+    assert services.mailings_auto_pause(mailing_ids={fine.pk, failing.pk}) == {fine.pk, failing.pk}

@@ -270,6 +270,29 @@ def test_outcomes_of_a_cancelled_mailing_do_not_bring_messages_back(
     assert message.status == MessageStatus.CANCELLED
 
 
+def test_a_claim_takes_the_longest_due_first_under_its_lease(emulator: EmulatorThread) -> None:
+    mailing = launch(6)
+    now = timezone.now()
+    ids = list(Message.objects.filter(mailing=mailing).values_list("id", flat=True))
+    for age, message_id in enumerate(ids):  # the last created is the longest due
+        Message.objects.filter(id=message_id).update(next_attempt_at=now - timedelta(minutes=age))
+    token = uuid.uuid4()
+
+    claimed = messages.messages_claim(limit=4, token=token, now=now)
+
+    assert [m.id for m in claimed] == sorted(ids, reverse=True)[:4]
+    taken = Message.objects.filter(status=MessageStatus.SENDING, lease_token=token)
+    assert sorted(taken.values_list("id", flat=True)) == sorted(m.id for m in claimed)
+    assert all(m.lease_expires_at is not None and m.lease_expires_at > now for m in taken)
+    assert statuses(mailing) == {"sending": 4, "pending": 2}
+    first = claimed[0]
+    assert (first.phone, first.text, first.attempts) == (
+        Message.objects.get(id=first.id).phone,
+        "Hello from the test",
+        0,
+    )
+
+
 def test_a_claim_never_takes_messages_of_a_cancelled_mailing(emulator: EmulatorThread) -> None:
     mailing = launch(3)
     Mailing.objects.filter(pk=mailing.pk).update(status=MailingStatus.CANCELLED)

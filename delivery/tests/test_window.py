@@ -1,4 +1,5 @@
-"""The in-flight window: starts small, doubles while full and idle, up to the maximum."""
+"""The in-flight window: starts small, doubles while full and either idle or waiting on the
+gateway's own latency, up to the maximum."""
 
 from __future__ import annotations
 
@@ -66,6 +67,54 @@ def test_a_busy_thread_keeps_its_window() -> None:
         full_step(w, clock, busy=0.8)  # running or waiting for a core: more would not help
 
     assert w.size == 128
+
+
+def answers(w: Window, *seconds: float) -> None:
+    for each in seconds:
+        w.answered(each)
+
+
+def test_a_busy_thread_whose_answers_take_the_gateways_time_doubles_its_window() -> None:
+    """200 ms ± 50 % on a machine whose cores are all taken: the thread wants the CPU most
+    of the time, yet the answers take what the gateway takes, so more requests go faster."""
+    clock = Clock()
+    w = window_of(1000, clock)
+
+    sizes = []
+    for _ in range(4):
+        answers(w, 0.1, 0.2, 0.3, 0.25, 0.15)  # the fastest 0.1 s; on average 0.2 s
+        full_step(w, clock, busy=0.9)
+        sizes.append(w.size)
+
+    assert sizes == [256, 512, 1000, 1000]
+
+
+def test_a_busy_thread_whose_answers_queue_behind_its_own_work_keeps_its_window() -> None:
+    """Latency 0 on a busy machine: one answer came in 2 ms, the rest waited ~50 ms for this
+    process or the gateway's CPU; more requests in flight would only wait longer."""
+    clock = Clock()
+    w = window_of(1000, clock)
+    answers(w, 0.002)
+
+    for _ in range(4):
+        answers(w, 0.05, 0.048, 0.052)
+        full_step(w, clock, busy=0.9)
+
+    assert w.size == 128
+
+
+def test_the_answers_count_over_one_step_only() -> None:
+    clock = Clock()
+    w = window_of(1000, clock)
+    answers(w, 0.1, 0.1)
+    full_step(w, clock, busy=0.9)
+    assert w.size == 256
+
+    answers(w, 0.5)  # five times the fastest: queued
+    full_step(w, clock, busy=0.9)
+    assert w.size == 256
+    full_step(w, clock, busy=0.9)  # no answer in this step: nothing to go by but the CPU
+    assert w.size == 256
 
 
 def test_a_window_with_room_left_does_not_grow_however_idle() -> None:

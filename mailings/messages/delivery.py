@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q
 from django.utils import timezone
 
+from clients.models import Client
 from core.logging import mask_phones_in
 from mailings.models import (
     PRIORITY_RANK,
@@ -27,6 +29,7 @@ from mailings.models import (
     effective_window,
 )
 from stoplist import selectors as stoplist_selectors
+from stoplist.models import StopListEntry
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +93,8 @@ def messages_claim(
             for position, mailing in enumerate(group):
                 taken = len(claimed) + len(orphans) + len(suppressed)
                 share = -(-(limit - taken) // (len(group) - position))  # even, rounded up
-                for row in _due_of(mailing, now=now, limit=share):
-                    message_id, client_id, phone, attempts, zone, client_phone, listed = row
+                rows = _take_due(mailing, now=now, limit=share, token=token, until=lease_until)
+                for message_id, client_id, phone, attempts, zone, client_phone, listed in rows:
                     if client_phone is None:  # the client is gone (deleted during the launch)
                         orphans.append(message_id)
                     elif listed:  # listed while its mailing runs: nothing more goes to it
@@ -114,7 +117,7 @@ def messages_claim(
                         )
             if len(claimed) + len(orphans) + len(suppressed) >= limit:
                 break
-        if claimed:
+        if claimed and connection.vendor != "postgresql":  # PostgreSQL's took them already
             Message.objects.filter(id__any_of=[message.id for message in claimed]).update(
                 status=MessageStatus.SENDING, lease_token=token, lease_expires_at=lease_until
             )
@@ -140,6 +143,58 @@ class _Running:
     window_start: time | None  # its own window, or the advertising one (effective_window)
     window_end: time | None
     max_rate: float | None
+
+
+def _take_due(
+    mailing: _Running, *, now: datetime, limit: int, token: uuid.UUID, until: datetime
+) -> list[tuple[Any, ...]]:
+    """Up to ``limit`` of a running mailing's due messages, longest due first (one range of
+    the ``message_mailing_due`` index), locked, with what sending them needs: (id,
+    client_id, phone, attempts, the client's time zone, the client's phone (None: the
+    client is gone), listed on the stop list).
+
+    PostgreSQL takes them in the same statement (``sending`` under ``token`` until
+    ``until``): one statement per mailing, written by hand. Built by the ORM, the select and
+    the update by a list of ids cost the worker ~4.8 ms of CPU per claim of 250 (compiling
+    both, and preparing each id), a third of a dispatcher's database time at 5,000 msg/s.
+    Elsewhere the caller marks them taken with one update."""
+    if connection.vendor != "postgresql":
+        return _due_of(mailing, now=now, limit=limit)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TAKE_DUE,
+            [
+                MessageStatus.SENDING.value,
+                token,
+                until,
+                mailing.id,
+                MessageStatus.PENDING.value,
+                now,
+                limit,
+            ],
+        )
+        rows = cursor.fetchall()
+    rows.sort(key=itemgetter(-1))  # RETURNING keeps no order: longest due first again
+    return [row[:-1] for row in rows]
+
+
+_TAKE_DUE = f"""
+UPDATE {Message._meta.db_table} AS m SET status = %s, lease_token = %s, lease_expires_at = %s
+FROM (
+    SELECT due.id, c.timezone AS zone, c.phone AS client_phone,
+           EXISTS(SELECT 1 FROM {StopListEntry._meta.db_table} s WHERE s.phone = due.phone)
+           AS listed
+    FROM {Message._meta.db_table} AS due
+    LEFT OUTER JOIN {Client._meta.db_table} AS c ON due.client_id = c.id
+    WHERE due.mailing_id = %s AND due.status = %s AND due.next_attempt_at <= %s
+    ORDER BY due.next_attempt_at
+    LIMIT %s
+    FOR UPDATE OF due SKIP LOCKED
+) AS picked
+WHERE m.id = picked.id
+RETURNING m.id, m.client_id, m.phone, m.attempts, picked.zone, picked.client_phone,
+          picked.listed, m.next_attempt_at
+"""  # noqa: S608 -- table names only
 
 
 def _due_of(mailing: _Running, *, now: datetime, limit: int) -> list[tuple[Any, ...]]:

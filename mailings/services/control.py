@@ -57,26 +57,34 @@ def mailing_resume(*, mailing: Mailing) -> Mailing:
     return current
 
 
-def mailings_auto_pause(*, mailing_ids: Iterable[int]) -> list[int]:
+def mailings_auto_pause(*, mailing_ids: Iterable[int]) -> set[int]:
     """Weigh each mailing's early outcomes once: when at least ``AUTO_PAUSE_FAILED_RATIO`` of
     its first ``AUTO_PAUSE_MIN_OUTCOMES`` final outcomes failed, it pauses itself, with the
     counts and its commonest error (gateway status and text, phones masked) as the reason.
-    Called by the dispatcher after each batch of outcomes, before it claims more."""
-    candidates = list(
-        Mailing.objects.filter(
-            pk__in=set(mailing_ids), status=MailingStatus.RUNNING, auto_pause_checked=False
-        ).values_list("id", flat=True)
+    Called by the dispatcher after each batch of outcomes, before it claims more.
+
+    Returns the mailings weighed for good (now or before): the caller need not ask again."""
+    rows = list(
+        Mailing.objects.filter(pk__in=set(mailing_ids)).values_list(
+            "id", "status", "auto_pause_checked"
+        )
     )
+    settled = {mailing_id for mailing_id, _, checked in rows if checked}
+    candidates = [
+        mailing_id
+        for mailing_id, status, checked in rows
+        if status == MailingStatus.RUNNING and not checked
+    ]
     if not candidates:
-        return []
+        return settled
     counts = selectors.message_counts(mailing_ids=candidates)
-    paused = []
     for mailing_id in candidates:
         by_status = counts[mailing_id]["by_status"]
         failed, final = by_status["failed"], by_status["failed"] + by_status["sent"]
         if final < settings.AUTO_PAUSE_MIN_OUTCOMES:
             continue
         Mailing.objects.filter(pk=mailing_id).update(auto_pause_checked=True)
+        settled.add(mailing_id)
         if failed < settings.AUTO_PAUSE_FAILED_RATIO * final:
             continue
         reason = (
@@ -87,8 +95,7 @@ def mailings_auto_pause(*, mailing_ids: Iterable[int]) -> list[int]:
         except Conflict:
             continue  # cancelled or ended meanwhile
         logger.warning("mailing paused itself", extra={"mailing_id": mailing_id, "reason": reason})
-        paused.append(mailing_id)
-    return paused
+    return settled
 
 
 def _commonest_error(mailing_id: int) -> str:
