@@ -4,8 +4,10 @@ One dispatcher runs inside one ``delivery.tasks.dispatch`` task, holding one of 
 ``DISPATCH_SLOTS`` slots, for at most ``DISPATCH_TASK_SECONDS``:
 
 1. Take a permit from the shared breaker (``breaker.permit_take``): all, one probe, none.
-2. Claim due messages as room allows (``DISPATCH_MAX_IN_FLIGHT`` held at once, or two
-   seconds of the rate): the last database check (mailing running, before its end). Then,
+2. Claim due messages when a third of the room is free (``DISPATCH_MAX_IN_FLIGHT`` plus
+   half the window held at once, or two seconds of the rate; few large claims cost the
+   database thread less than many small ones): the last database check (mailing running,
+   before its end). Then,
    in memory (``attempt.precheck``): the end time, and the client's send window (else
    deferred).
 3. Once the rate limit allows its segments (``pacing.Pacer``) and the window has room
@@ -59,8 +61,8 @@ from mailings.services import mailings_auto_pause
 
 logger = logging.getLogger(__name__)
 
-FLUSH_SECONDS = 0.2
-FLUSH_SIZE = 500
+FLUSH_SECONDS = 0.5
+FLUSH_SIZE = 1000
 POLL_SECONDS = 0.05
 SLOT_RENEW_SECONDS = 5.0
 RETRY_SECONDS = 1.0  # while the database is gone
@@ -289,10 +291,10 @@ class Dispatcher:
                 self.window.step()
                 if self.pacer.waiting or self._ready:
                     await self._start_ready(gateway)
-                ceiling = self.pacer.ceiling(self.max_in_flight)
+                ceiling = self.pacer.ceiling(self.max_in_flight + self.window.size // 2)
                 held = len(self._in_flight) + len(self._ready) + len(self.pacer.waiting)
                 room = ceiling - held
-                if claiming and room >= max(1, ceiling // 4):
+                if claiming and room >= max(1, ceiling // 3):
                     claimed, may_claim = await self._claim(gateway, room)
                     last_work = now if claimed else last_work
                     claiming = may_claim and (claimed > 0 or now - last_work < self.idle)
