@@ -6,11 +6,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
-
-from django.utils import timezone
 
 from core.logging import mask_phone
 from delivery import metrics
@@ -22,6 +20,12 @@ from mailings.window import is_open_at, next_opening
 logger = logging.getLogger("delivery.dispatcher")
 
 Done = tuple[ClaimedMessage, Decision]
+
+
+def _now() -> datetime:
+    """``django.utils.timezone.now()`` without its settings lookup (``USE_TZ`` is on): read
+    three times per message on the dispatcher's hot path."""
+    return datetime.now(UTC)
 
 
 class Tried(NamedTuple):
@@ -36,7 +40,7 @@ class Tried(NamedTuple):
 def too_late(message: ClaimedMessage, *, end_guard: timedelta) -> Decision | None:
     """A request must reach the gateway before the end time, so none starts within
     ``end_guard`` (``DELIVERY_END_GUARD_SECONDS``) of it."""
-    if timezone.now() + end_guard >= message.end_at:
+    if _now() + end_guard >= message.end_at:
         return Decision(Kind.EXPIRED, message.attempts, None, "the end time came first")
     return None
 
@@ -58,7 +62,7 @@ def precheck(message: ClaimedMessage, *, end_guard: timedelta) -> Decision | Non
     start, end = message.window_start, message.window_end
     if start is None or end is None:
         return None
-    now = timezone.now()
+    now = _now()
     zone = ZoneInfo(message.timezone)
     if is_open_at(now, zone, start, end):
         return None
@@ -91,7 +95,7 @@ async def attempt(
     latency = time.perf_counter() - started
     # The counters by result and the in-flight gauge are kept by the dispatcher, in batches.
     metrics.LATENCY.observe(latency)
-    now: datetime = timezone.now()
+    now = _now()
     decision = decide(
         error, attempts=message.attempts, now=now, end_at=message.end_at, policy=policy
     )

@@ -98,7 +98,9 @@ ACTION_RESPONSES = {200: MailingSerializer, 404: NOT_FOUND, 409: CONFLICT, **ERR
     ),
     destroy=extend_schema(
         summary="Delete a mailing and its messages",
-        description="Sending stops before the answer: no request for it starts afterwards.",
+        description="Sending stops before the answer: nothing of it is claimed afterwards; "
+        "messages a dispatcher claimed before it may still reach the gateway within a "
+        "fraction of a second.",
         responses={204: None, 404: NOT_FOUND, **ERROR_RESPONSES},
     ),
 )
@@ -177,10 +179,10 @@ class MailingViewSet(
 
     @extend_schema(
         summary="Pause a mailing",
-        description="A scheduled or running mailing becomes `paused`: no request of it starts "
-        "after this answer (one already in flight records its real outcome); its messages "
-        "wait. Idempotent; 409 when finished or cancelled. A paused mailing still ends at "
-        "`end_at`.",
+        description="A scheduled or running mailing becomes `paused`: none of its messages "
+        "is claimed after this answer (those already claimed, `sending`, go out within a "
+        "fraction of a second and record their real outcomes); the rest wait. Idempotent; "
+        "409 when finished or cancelled. A paused mailing still ends at `end_at`.",
         request=None,
         responses=ACTION_RESPONSES,
     )
@@ -201,8 +203,8 @@ class MailingViewSet(
 
     @extend_schema(
         summary="Cancel a mailing",
-        description="Undelivered messages become `cancelled` and no request starts "
-        "afterwards; a request already in flight records its real outcome. Idempotent; a "
+        description="Pending messages become `cancelled` and none is claimed afterwards; "
+        "those already claimed (`sending`) go out and record their real outcomes. Idempotent; a "
         "finished mailing stays finished.",
         request=None,
         responses=ACTION_RESPONSES,

@@ -3,8 +3,8 @@
 Each runs under the mailing's row lock (``SELECT … FOR UPDATE``). It conflicts with the
 lock a launch takes for each chunk of messages it creates (``FOR NO KEY UPDATE``), so an
 action waits for at most one chunk and the launch sees the action's result before its next
-chunk; and with the claims' (``FOR KEY SHARE``), so no request of the mailing starts after
-the action's answer.
+chunk; and with the claims' (``FOR KEY SHARE``), so no message of the mailing is claimed
+after the action's answer (those claimed before it, ``sending``, still go out).
 """
 
 from __future__ import annotations

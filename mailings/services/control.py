@@ -1,8 +1,9 @@
 """Pause and resume (SPEC 8.5), by an operator or by the mailing itself.
 
 Both run under the mailing's row lock, like cancel: the claim takes only messages of running
-mailings, so no request of a paused mailing starts after the pause's answer (one already in
-flight records its real outcome). Resume continues exactly the messages still pending. A
+mailings, so no message of a paused mailing is claimed after the pause's answer; those a
+dispatcher claimed before it (``sending``) still go out within a fraction of a second and
+record their real outcomes. Resume continues exactly the messages still pending. A
 paused mailing still ends at its end time (``lifecycle.mailings_finish_ended``).
 """
 
