@@ -188,3 +188,24 @@ def test_every_client_endpoint_needs_a_token(anon: APIClient) -> None:
     for method, url in calls:
         assert getattr(anon, method)(url).status_code == 401, (method, url)
     assert Client.objects.filter(pk=client.pk).exists()
+
+
+def test_a_change_whose_audit_entry_cannot_be_written_is_not_made(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clients import views
+
+    existing = ClientFactory.create(phone="79850000001", tag="old")
+
+    def broken(**kwargs: object) -> None:
+        raise RuntimeError("the audit table is gone")
+
+    monkeypatch.setattr(views, "audit_record", broken)
+    api.raise_request_exception = False
+
+    created = api.post(URL, {"phone": "79850000002"}, format="json")
+    changed = api.patch(f"{URL}{existing.pk}/", {"tag": "new"}, format="json")
+    deleted = api.delete(f"{URL}{existing.pk}/")
+
+    assert (created.status_code, changed.status_code, deleted.status_code) == (500, 500, 500)
+    assert list(Client.objects.values_list("phone", "tag")) == [("79850000001", "old")]
