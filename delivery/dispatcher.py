@@ -229,11 +229,13 @@ class Dispatcher:
 
     def _release_unstarted(self) -> None:
         """The gateway keeps failing (or refused our credentials): the claimed messages that
-        have not started go back to pending, due now, without spending an attempt (the
-        breaker keeps everyone from claiming them until it allows)."""
+        have not started — ready, or still waiting for the rate limit — go back to pending,
+        due now, without spending an attempt (the breaker keeps everyone from claiming them
+        until it allows); the rate's tokens taken for them are given back."""
         now = timezone.now()
-        while self._ready:
-            message = self._ready.popleft()
+        unstarted = self.pacer.take_back(self._ready)
+        self._ready.clear()
+        for message in unstarted:
             decision = Decision(Kind.RELEASED, message.attempts, now, RELEASED_UNSTARTED)
             self._done.append((message, decision))
 
@@ -286,7 +288,7 @@ class Dispatcher:
                 now = time.monotonic()
                 if claiming and (now >= deadline or self.tally.must_stop_claiming):
                     claiming = False
-                if self._ready and self.tally.must_stop_claiming:
+                if (self._ready or self.pacer.waiting) and self.tally.must_stop_claiming:
                     self._release_unstarted()
                 self.window.step()
                 if self.pacer.waiting or self._ready:

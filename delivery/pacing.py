@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
+from collections.abc import Iterable
 
 from delivery import ratelimit
 from delivery.dbthreads import DatabaseThreads
@@ -54,6 +55,20 @@ class Pacer:
                 self._credit[key] -= need
             ready.append(self.waiting.popleft())
         return ready
+
+    def take_back(self, cleared: Iterable[ClaimedMessage]) -> list[ClaimedMessage]:
+        """Messages that will not start after all (the gateway keeps failing): the segments
+        of those already ``cleared`` by ``release`` count as credit again (given back when
+        the dispatcher ends), and those still waiting leave the queue. Returns them all."""
+        cleared = list(cleared)
+        for message in cleared:
+            keys = self._keys(message)
+            if keys:
+                need = segments.count(message.text).segments
+                for key in keys:
+                    self._credit[key] += need
+        waiting, self.waiting = list(self.waiting), deque()
+        return [*cleared, *waiting]
 
     def _keys(self, message: ClaimedMessage) -> list[str]:
         keys = []

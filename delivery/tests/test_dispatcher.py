@@ -428,3 +428,28 @@ def test_claimed_messages_not_yet_started_go_back_unspent_when_the_gateway_keeps
     assert unspent.count() == 600 - emulator.stats.requests
     assert not unspent.filter(next_attempt_at__isnull=True).exists()  # due again, not lost
     assert report.outcomes["released"] == unspent.count()
+
+
+def test_messages_waiting_for_the_rate_go_back_unspent_too_when_the_gateway_keeps_failing(
+    emulator: EmulatorThread, settings: Any
+) -> None:
+    """Under a limit of 10 a second a dispatcher claims two seconds' worth (20) and may start
+    the burst (10); when those fail, the 10 still waiting for their turn must not follow."""
+    from delivery.dispatcher import RELEASED_UNSTARTED
+
+    settings.GATEWAY_RATE = 10
+    settings.GATEWAY_BURST = 10
+    settings.BREAKER_FAILURE_THRESHOLD = 5
+    emulator.faults.update({"error_rate": 1.0})
+    mailing = launch(20)
+
+    report = dispatch_run(max_in_flight=1000)
+
+    assert report is not None
+    assert report.claimed == 20
+    sent = emulator.stats.requests
+    assert sent <= 12  # the burst, and at most a token or two that came meanwhile
+    unspent = Message.objects.filter(
+        mailing=mailing, status=MessageStatus.PENDING, attempts=0, last_error=RELEASED_UNSTARTED
+    )
+    assert unspent.count() == 20 - sent
