@@ -119,7 +119,8 @@ class Dispatcher:
         self._in_flight: set[asyncio.Task[Tried]] = set()
         self._ready: deque[ClaimedMessage] = deque()  # cleared by the pacer, waiting for room
         self.window = Window(self.max_in_flight)
-        self._messages: dict[asyncio.Task[Any], ClaimedMessage] = {}
+        # Each request's message, and the window's size when it started.
+        self._messages: dict[asyncio.Task[Any], tuple[ClaimedMessage, int]] = {}
         # Requests finish into this list (a done callback); ``_collect`` wakes on the first.
         self._finished: list[asyncio.Task[Tried]] = []
         self._wakeup: asyncio.Future[None] | None = None
@@ -225,7 +226,7 @@ class Dispatcher:
             )
             task.add_done_callback(self._on_finished)
             self._in_flight.add(task)
-            self._messages[task] = message
+            self._messages[task] = (message, self.window.size)
 
     def _release_unstarted(self) -> None:
         """The gateway keeps failing (or refused our credentials): the claimed messages that
@@ -260,9 +261,10 @@ class Dispatcher:
         for task in finished:
             self._in_flight.discard(task)
             decision, result, seconds = task.result()
-            self._done.append((self._messages.pop(task), decision))
+            message, size = self._messages.pop(task)
+            self._done.append((message, decision))
             if result is not None:
-                self.window.answered(seconds)
+                self.window.answered(seconds, size=size)
                 self._results[result] += 1
                 self.tally.note(result)
                 self._rate_limited |= result is Result.RATE_LIMITED

@@ -9,19 +9,21 @@ dispatcher, 0.068 ms with 150). A slow gateway needs many more (Little's law: 2,
 full (claimed messages waited for room in it) and either sign says more requests in flight
 would go faster:
 
-- the answers' time is the gateway's: the requests that finished in the step took on average
-  less than ``INFLATED`` times the fastest answer of this run. When this process or this
-  machine is the limit, more requests only queue longer (at latency 0, 128 in flight already
-  take ~50 ms each, the fastest ~1 ms); when the gateway's latency is, their time stays put
-  (200 ms ± 50 %: about twice the fastest, whatever the window). Or
 - its thread was mostly idle: it wanted the CPU (ran, or was runnable and waited for a core,
   from ``/proc/thread-self/schedstat``) less than ``IDLE_BELOW`` of the time — the requests
-  were waiting on the gateway, not on this process or this machine. This covers a gateway
-  whose answers spread too widely for the first sign (a few fast, most slow).
+  were waiting on the gateway, not on this process or this machine. Or
+- the last doubling did not slow the answers: requests started at this size took on
+  average less than ``SLOWER_BY`` times what those started at the size before took (at
+  least ``ENOUGH`` answers of each). Little's law: when the gateway's latency is the limit,
+  twice the requests in flight come back in about the same time, twice as many a second
+  (200 ms ± 50 %: ~0.2 s at 128, 256 and 512); when this machine's CPU is the limit, they
+  only queue twice as long (latency 0: 42 ms at 128, 78 ms at 256).
 
-Only the first sign held on a busy machine: at 200 ms ± 50 % with both cores shared by two
-dispatchers, the stub and PostgreSQL, each thread wanted the CPU over half the time and the
-window stopped short, capping dispatch at 0.49 of the raw limit with 12 % of the CPU idle.
+The first sign alone failed on a busy machine: at 200 ms ± 50 % with both cores shared by
+two dispatchers, the stub and PostgreSQL, each thread wanted the CPU over half the time and
+the window stopped at 512, capping dispatch at 0.49 of the raw limit with 12 % of the CPU
+idle. (Comparing answers with the fastest one of the run did not do either: at latency 0
+the fastest took 30 to 80 ms, queued behind the first burst, and the window grew to 1,000.)
 
 It never shrinks within a dispatcher's run; each run starts small again, so a gateway that
 got faster is found again at the next one. When the gateway itself is the limit (its own
@@ -30,15 +32,16 @@ CPU), the window grows to the maximum, as a fixed window would be.
 
 from __future__ import annotations
 
-import math
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 START = 128
 STEP_SECONDS = 0.1
 IDLE_BELOW = 0.5
-INFLATED = 3.0
+SLOWER_BY = 1.25
+ENOUGH = 32
 
 _SCHEDSTAT = Path("/proc/thread-self/schedstat")
 
@@ -62,13 +65,14 @@ class Window:
         cpu_wanted: Callable[[], float] = cpu_wanted_seconds,
     ) -> None:
         self.maximum = maximum
-        self.size = min(start, maximum)
+        self.size = self._start = min(start, maximum)
         self._clock, self._cpu_wanted = clock, cpu_wanted
         self._step_at, self._wanted_at = clock(), cpu_wanted()
         self._full = False
-        self._fastest = math.inf  # the quickest answer of this run, in seconds
-        self._took = 0.0  # the answers of this step: their seconds, and how many
-        self._answers = 0
+        self._previous: int | None = None  # the size before the last doubling
+        # Answers by the size the window had when their requests started: seconds, count.
+        self._took: dict[int, float] = defaultdict(float)
+        self._answers: dict[int, int] = defaultdict(int)
 
     def room(self, in_flight: int, waiting: int) -> int:
         """How many of ``waiting`` messages may start now."""
@@ -77,12 +81,11 @@ class Window:
             self._full = True
         return min(room, waiting)
 
-    def answered(self, seconds: float) -> None:
-        """A request got its answer after ``seconds``."""
-        self._took += seconds
-        self._answers += 1
-        if seconds < self._fastest:
-            self._fastest = seconds
+    def answered(self, seconds: float, *, size: int) -> None:
+        """A request started while the window was ``size`` got its answer after
+        ``seconds``."""
+        self._took[size] += seconds
+        self._answers[size] += 1
 
     def step(self) -> None:
         """Called often; every ``STEP_SECONDS`` decides whether the window grows."""
@@ -93,13 +96,19 @@ class Window:
         if elapsed < STEP_SECONDS:
             return
         wanted = self._cpu_wanted()
-        if self._full and (
-            self._gateway_bound() or (wanted - self._wanted_at) < IDLE_BELOW * elapsed
-        ):
-            self.size = min(self.size * 2, self.maximum)
+        idle = wanted - self._wanted_at < IDLE_BELOW * elapsed
+        if self._full and (idle or self._latency_held()):
+            self._previous, self.size = self.size, min(self.size * 2, self.maximum)
         self._step_at, self._wanted_at, self._full = now, wanted, False
-        self._took, self._answers = 0.0, 0
 
-    def _gateway_bound(self) -> bool:
-        """The step's answers took about what the fastest did: the gateway's own time."""
-        return self._answers > 0 and self._took < INFLATED * self._fastest * self._answers
+    def _latency_held(self) -> bool:
+        """Requests started at this size take about as long as at the size before."""
+        before, now = self._previous, self.size
+        if before is None or before <= self._start:  # the first burst also opens connections
+            return False
+        if min(self._answers[before], self._answers[now]) < ENOUGH:
+            return False
+        return self._mean(now) < SLOWER_BY * self._mean(before)
+
+    def _mean(self, size: int) -> float:
+        return self._took[size] / self._answers[size]
