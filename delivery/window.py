@@ -69,7 +69,6 @@ class Window:
         self._clock, self._cpu_wanted = clock, cpu_wanted
         self._step_at, self._wanted_at = clock(), cpu_wanted()
         self._full = False
-        self._previous: int | None = None  # the size before the last doubling
         # Answers by the size the window had when their requests started: seconds, count.
         self._took: dict[int, float] = defaultdict(float)
         self._answers: dict[int, int] = defaultdict(int)
@@ -98,13 +97,15 @@ class Window:
         wanted = self._cpu_wanted()
         idle = wanted - self._wanted_at < IDLE_BELOW * elapsed
         if self._full and (idle or self._latency_held()):
-            self._previous, self.size = self.size, min(self.size * 2, self.maximum)
+            self.size = min(self.size * 2, self.maximum)
         self._step_at, self._wanted_at, self._full = now, wanted, False
 
     def _latency_held(self) -> bool:
-        """Requests started at this size take about as long as at the size before."""
-        before, now = self._previous, self.size
-        if before is None or before <= self._start:  # the first burst also opens connections
+        """Requests started at this size take about as long as at the size before (half
+        of it: below the maximum, where this is asked, every size is a doubling)."""
+        now = self.size
+        before = now // 2
+        if before <= self._start:  # none before the start; its first burst opens connections
             return False
         if min(self._answers[before], self._answers[now]) < ENOUGH:
             return False

@@ -82,31 +82,29 @@ def grown_while_idle_to_512(clock: Clock) -> Window:
     return w
 
 
-def test_a_busy_thread_whose_answers_did_not_slow_when_it_doubled_doubles_again() -> None:
-    """200 ms ± 50 % on a machine whose cores are all taken: the thread wants the CPU most
-    of the time, yet twice the requests came back in the same time: twice as many a
-    second, so more go faster still."""
+@pytest.mark.parametrize(
+    ("at_256", "at_512", "size"),
+    [
+        # 200 ms ± 50 % on a machine whose cores are all taken: the thread wants the CPU most
+        # of the time, yet twice the requests came back in the same time, twice as many a
+        # second, so more go faster still.
+        pytest.param(0.20, 0.21, 1000, id="the-gateways-latency-held"),
+        # Latency 0 on a busy machine: twice the requests only waited twice as long.
+        pytest.param(0.04, 0.08, 512, id="answers-queued-twice-as-long"),
+    ],
+)
+def test_a_busy_thread_doubles_again_only_if_the_last_doubling_did_not_slow_the_answers(
+    at_256: float, at_512: float, size: int
+) -> None:
     clock = Clock()
     w = grown_while_idle_to_512(clock)
-    answers(w, 256, 0.20)
-    answers(w, 512, 0.21)
-
-    full_step(w, clock, busy=0.9)
-
-    assert w.size == 1000
-
-
-def test_a_busy_thread_whose_answers_queued_longer_when_it_doubled_keeps_its_window() -> None:
-    """Latency 0 on a busy machine: twice the requests only wait twice as long."""
-    clock = Clock()
-    w = grown_while_idle_to_512(clock)
-    answers(w, 256, 0.04)
-    answers(w, 512, 0.08)
+    answers(w, 256, at_256)
+    answers(w, 512, at_512)
 
     for _ in range(3):
         full_step(w, clock, busy=0.9)
 
-    assert w.size == 512
+    assert w.size == size
 
 
 def test_too_few_answers_or_the_first_burst_decide_nothing() -> None:
