@@ -3,6 +3,8 @@ registered benchmark that applies (bench/registry.py), in order."""
 
 from __future__ import annotations
 
+import os
+
 from bench import data_paths, dispatch  # noqa: F401 -- importing registers their benchmarks
 from bench.harness import BENCH_ENV, STUB_ARGV, make_api, setup_database
 from bench.registry import REGISTRY, Context, Selection
@@ -30,5 +32,9 @@ def run(config: str, sizes: dict[str, int], only: set[int]) -> list[Row]:
         for bench in shared:
             rows += bench.run(ctx)
     finally:
-        ctx.stack.stop()
+        # BENCH_KEEP_LOGS=1 keeps the processes' logs (the stack's folder is printed).
+        keep = bool(os.environ.get("BENCH_KEEP_LOGS"))
+        if keep:
+            progress(f"logs kept in {ctx.stack.tmp}")
+        ctx.stack.stop(keep_logs=keep)
     return rows

@@ -49,8 +49,9 @@ class Tally:
     successes: int = 0
     failures: int = 0
     failures_since_success: int = 0
-    credentials_error: bool = False
+    credentials_error: bool = False  # not yet recorded
     run: int = 0  # consecutive transient failures seen by this dispatcher (not reset by take)
+    refused: bool = False  # a credentials error was seen (not reset by take)
 
     def note(self, result: Result) -> None:
         if result is Result.SUCCESS:
@@ -62,11 +63,11 @@ class Tally:
             self.failures_since_success += 1
             self.run += 1
         elif result is Result.CREDENTIALS:
-            self.credentials_error = True
+            self.credentials_error = self.refused = True
 
     @property
     def must_stop_claiming(self) -> bool:
-        return self.credentials_error or self.run >= self.threshold
+        return self.refused or self.run >= self.threshold
 
     @property
     def has_news(self) -> bool:
@@ -87,8 +88,13 @@ class Tally:
             failures_since_success=self.failures_since_success,
             credentials_error=self.credentials_error,
             run=self.run,
+            refused=self.refused,
         )
+        # Once recorded, a credentials error is no news: before, it stayed news, and the
+        # dispatcher wrote the breaker's row again on every turn of its loop, a full core
+        # and a database write per turn, until its budget ended.
         self.successes = self.failures = 0
+        self.credentials_error = False
         return taken
 
 

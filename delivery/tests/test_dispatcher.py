@@ -140,12 +140,25 @@ def test_a_429_spends_no_attempt(emulator: EmulatorThread, settings: Any) -> Non
 
 
 def test_wrong_credentials_pause_sending_and_blame_no_message(
-    emulator: EmulatorThread, settings: Any
+    emulator: EmulatorThread, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from delivery import breaker
+
     settings.GATEWAY_TOKEN = "wrong-token"
     mailing = launch(5)
+    records: list[breaker.Tally] = []
+    record = breaker.record
+    monkeypatch.setattr(
+        breaker, "record", lambda *, tally: records.append(tally) or record(tally=tally)
+    )
+    started = time_module.monotonic()
 
     dispatch_run(max_in_flight=1)
+
+    # The 401 is recorded once, and the dispatcher ends (it once wrote the row again on
+    # every turn of its loop until its budget ended).
+    assert [tally.credentials_error for tally in records] == [True]
+    assert time_module.monotonic() - started < settings.DISPATCH_TASK_SECONDS
 
     state = GatewayState.objects.get()
     assert (state.circuit, state.pause_reason) == (Circuit.OPEN, "credentials")

@@ -77,6 +77,46 @@ def test_a_hang_is_a_timeout(emulator: EmulatorThread) -> None:
         send(emulator.url, timeout=0.3, msg_id=1, phone="79001234567", text="x")
 
 
+def test_only_the_requests_past_their_deadline_time_out(emulator: EmulatorThread) -> None:
+    """One watchdog keeps the timeout of every request in flight: the hung ones time out,
+    the others are answered, and each request is given up at most a sweep after its
+    deadline."""
+    emulator.faults.update({"hang_rate": 0.5, "hang_seconds": 3})
+
+    async def go() -> tuple[list[BaseException | Delivered], float]:
+        loop = asyncio.get_running_loop()
+        async with GatewayClient(emulator.url, TOKEN, timeout=0.5) as gateway:
+            started = loop.time()
+            results = await asyncio.gather(
+                *(gateway.send(msg_id=i, phone="79001234567", text="x") for i in range(1, 41)),
+                return_exceptions=True,
+            )
+            return results, loop.time() - started
+
+    results, seconds = asyncio.run(go())
+
+    timeouts = [r for r in results if isinstance(r, TransientError)]
+    assert all(str(r) == "timeout" for r in timeouts)
+    assert len(timeouts) == emulator.stats.faults["hang"] > 0
+    assert sum(isinstance(r, Delivered) for r in results) == 40 - len(timeouts)
+    assert 0.5 <= seconds < 1.5  # the deadline and a sweep (timeout/10), not the 3 s hang
+
+
+def test_cancelling_a_request_is_not_a_timeout(emulator: EmulatorThread) -> None:
+    """Its owner's cancel (a dispatcher shutting down) stays a cancel."""
+    emulator.faults.update({"hang_rate": 1.0, "hang_seconds": 3})
+
+    async def go() -> None:
+        async with GatewayClient(emulator.url, TOKEN, timeout=0.3) as gateway:
+            request = asyncio.create_task(gateway.send(msg_id=1, phone="79001234567", text="x"))
+            await asyncio.sleep(0.1)  # before its deadline
+            request.cancel()
+            await request
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(go())
+
+
 def test_an_outage_is_a_connection_error(emulator: EmulatorThread) -> None:
     emulator.faults.update({"outage": True})
 

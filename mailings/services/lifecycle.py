@@ -1,7 +1,8 @@
 """The scheduler's transitions of a mailing: launch, then finish (end time, or every message
 final).
 
-A launch creates the messages in chunks of ``LAUNCH_CHUNK`` clients (in client id order),
+A launch creates the messages in chunks of ``LAUNCH_CHUNK`` clients (in client id order; the
+first one ``LAUNCH_FIRST_CHUNK``, so sending starts within a few hundredths of a second),
 each chunk one transaction under the mailing's row lock (``FOR NO KEY UPDATE``: dispatchers
 claim the committed chunks' messages meanwhile), and records how far it got
 (``launch_cursor``). So a cancel, a delete (or a pause) waits for at most one chunk, and the
@@ -28,6 +29,9 @@ from mailings.models import UNDELIVERED_MESSAGE_STATUSES, Mailing, MailingStatus
 logger = logging.getLogger(__name__)
 
 LAUNCH_CHUNK = 20_000  # clients per transaction: ~0.2 s of PostgreSQL's time
+# The first chunk: enough for every dispatcher's first claim, committed in ~25 ms rather than
+# ~0.25 s (benchmark 3: the first request left 0.28 s after the POST; 0.2 s of it was this).
+LAUNCH_FIRST_CHUNK = 2_000
 # A launch whose last chunk is older than this is taken to have stopped (its worker died).
 LAUNCH_STALL_SECONDS = 30.0
 
@@ -56,6 +60,7 @@ def mailing_populate(*, mailing_id: int, sendable: Callable[[], None] | None = N
     one or the mailing stops being running (cancelled, deleted, paused, ended). Returns how
     many this call created; calls ``sendable`` once the first chunk with messages commits."""
     created = 0
+    limit = LAUNCH_FIRST_CHUNK
     while True:
         with transaction.atomic():
             # FOR NO KEY UPDATE: launchers of one mailing and the operators' actions (FOR
@@ -66,7 +71,8 @@ def mailing_populate(*, mailing_id: int, sendable: Callable[[], None] | None = N
                 break
             if mailing.launched_at is not None:
                 break
-            chunk, complete = _populate_chunk(mailing)
+            chunk, complete = _populate_chunk(mailing, limit=limit)
+        limit = LAUNCH_CHUNK
         if chunk and not created and sendable is not None:
             sendable()
         created += chunk
@@ -75,11 +81,12 @@ def mailing_populate(*, mailing_id: int, sendable: Callable[[], None] | None = N
     return created
 
 
-def _populate_chunk(mailing: Mailing) -> tuple[int, bool]:
-    """One chunk, under the mailing's lock (the caller's transaction): (created, complete)."""
+def _populate_chunk(mailing: Mailing, *, limit: int) -> tuple[int, bool]:
+    """One chunk of ``limit`` clients, under the mailing's lock (the caller's transaction):
+    (created, complete)."""
     now = timezone.now()
     created, last = messages_create(
-        mailing=mailing, after_client=mailing.launch_cursor, limit=LAUNCH_CHUNK, now=now
+        mailing=mailing, after_client=mailing.launch_cursor, limit=limit, now=now
     )
     if mailing.window is not None and created:
         messages_schedule_window(mailing=mailing, now=now, new_only=True)

@@ -36,6 +36,7 @@ pytestmark = [
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lifecycle, "LAUNCH_CHUNK", 2)
+    monkeypatch.setattr(lifecycle, "LAUNCH_FIRST_CHUNK", 2)
 
 
 def due_mailing_to(clients: int) -> tuple[Mailing, list[Client]]:

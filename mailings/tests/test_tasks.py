@@ -82,11 +82,13 @@ def test_published_ticks_launch_a_mailing_when_its_time_comes(worker: Any) -> No
 def due_in_chunks(
     monkeypatch: pytest.MonkeyPatch, settings: Any, transactional_db: None
 ) -> Mailing:
-    """A due mailing to 5 clients, launched in chunks of 2, with three dispatch slots."""
+    """A due mailing to 5 clients, launched in a first chunk of 1 then chunks of 2, with
+    three dispatch slots."""
     from mailings.services import lifecycle
 
     settings.DISPATCH_SLOTS = 3
     monkeypatch.setattr(lifecycle, "LAUNCH_CHUNK", 2)
+    monkeypatch.setattr(lifecycle, "LAUNCH_FIRST_CHUNK", 1)
     ClientFactory.create_batch(5)
     return MailingFactory.create(start_at=timezone.now() - timedelta(seconds=1))
 
@@ -109,7 +111,7 @@ def test_the_launch_wakes_a_dispatcher_per_slot_once_its_first_chunk_is_committe
 
     mailing_tasks.mailing_launch(mailing.pk)
 
-    assert committed_when_woken == [2, 2, 2]  # after the first chunk of 2, one per slot
+    assert committed_when_woken == [1, 1, 1]  # after the small first chunk, one per slot
     assert Mailing.objects.get(pk=mailing.pk).messages.count() == 5
 
 
@@ -169,6 +171,6 @@ def test_a_tick_that_launches_a_mailing_starts_the_dispatchers_after_its_first_c
 
     tasks.run_tick()
 
-    # Three once the first chunk of 2 committed, three more at the tick's end (no dispatcher
+    # Three once the first chunk of 1 committed, three more at the tick's end (no dispatcher
     # took a slot in between: the tasks went nowhere).
-    assert committed_when_started == [2, 2, 2, 5, 5, 5]
+    assert committed_when_started == [1, 1, 1, 5, 5, 5]
