@@ -16,6 +16,7 @@ from bench.harness import (
     make_api,
     raw_limit,
     run_mailing,
+    settle_database,
     share_of_limit_row,
 )
 from bench.measure import PeakMemory, group_of
@@ -90,6 +91,7 @@ def dispatch_row(
     """The mailing between two raw limits (the machine's own noise moves them by up to a
     fifth from one minute to the next): its rate against their mean, and the CPU each role
     spent per delivered message."""
+    settle_database()
     before = raw_limit(ctx.stack, ctx.sizes["limit"])
     progress(f"   raw limit before: {before:,.0f} req/s")
     result = run_mailing(ctx.stack, ctx.api, tag, n, timeout=timeout)
@@ -150,6 +152,7 @@ def dispatch_slow_gateway(ctx: Context) -> list[Row]:
     data.insert_clients(n, offset=10_000_000, tag="b3")
     what = f"dispatch, latency 200 ms ± 50 %, {n:,} clients"
     progress(f"3: {what}")
+    settle_database()
     before = raw_limit(stack, ctx.sizes["limit"])
     progress(f"   raw limit before (latency 0): {before:,.0f} req/s")
     stack.faults(latency_ms=200, latency_jitter=0.5)
