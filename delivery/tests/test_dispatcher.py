@@ -148,9 +148,12 @@ def test_wrong_credentials_pause_sending_and_blame_no_message(
     mailing = launch(5)
     records: list[breaker.Tally] = []
     record = breaker.record
-    monkeypatch.setattr(
-        breaker, "record", lambda *, tally: records.append(tally) or record(tally=tally)
-    )
+
+    def recorded(*, tally: breaker.Tally) -> None:
+        records.append(tally)
+        record(tally=tally)
+
+    monkeypatch.setattr(breaker, "record", recorded)
     started = time_module.monotonic()
 
     dispatch_run(max_in_flight=1)
