@@ -104,30 +104,30 @@ class ClientViewSet(viewsets.ModelViewSet):
 
     # Each change commits with its audit entry: one transaction (one write to the log, not
     # two, on the API's busiest write), and no change without its entry.
+    @transaction.atomic
     def perform_create(self, serializer: BaseSerializer[Client]) -> None:
-        with transaction.atomic():
-            serializer.instance = services.client_create(**serializer.validated_data)
-            audit_record(
-                actor=self.request.user, action="client.create", object_id=serializer.instance.pk
-            )
+        serializer.instance = services.client_create(**serializer.validated_data)
+        audit_record(
+            actor=self.request.user, action="client.create", object_id=serializer.instance.pk
+        )
 
+    @transaction.atomic
     def perform_update(self, serializer: BaseSerializer[Client]) -> None:
-        with transaction.atomic():
-            serializer.instance = services.client_update(
-                client=cast(Client, serializer.instance), **serializer.validated_data
-            )
-            audit_record(
-                actor=self.request.user,
-                action="client.update",
-                object_id=serializer.instance.pk,
-                details={"fields": sorted(serializer.validated_data)},
-            )
+        serializer.instance = services.client_update(
+            client=cast(Client, serializer.instance), **serializer.validated_data
+        )
+        audit_record(
+            actor=self.request.user,
+            action="client.update",
+            object_id=serializer.instance.pk,
+            details={"fields": sorted(serializer.validated_data)},
+        )
 
+    @transaction.atomic
     def perform_destroy(self, instance: Client) -> None:
         client_id = instance.pk
-        with transaction.atomic():
-            services.client_delete(client=instance)
-            audit_record(actor=self.request.user, action="client.delete", object_id=client_id)
+        services.client_delete(client=instance)
+        audit_record(actor=self.request.user, action="client.delete", object_id=client_id)
 
     @extend_schema(
         summary="Import clients in bulk",

@@ -44,11 +44,10 @@ class Pacer:
         ready: list[ClaimedMessage] = []
         while self.waiting:
             message = self.waiting[0]
-            keys = self._keys(message)
+            keys, need = self._cost(message)
             if not keys:  # no limit applies: nothing to count
                 ready.append(self.waiting.popleft())
                 continue
-            need = segments.count(message.text).segments
             if not await self._ensure(keys, need):
                 break
             for key in keys:
@@ -62,13 +61,16 @@ class Pacer:
         the dispatcher ends), and those still waiting leave the queue. Returns them all."""
         cleared = list(cleared)
         for message in cleared:
-            keys = self._keys(message)
-            if keys:
-                need = segments.count(message.text).segments
-                for key in keys:
-                    self._credit[key] += need
+            keys, need = self._cost(message)
+            for key in keys:
+                self._credit[key] += need
         waiting, self.waiting = list(self.waiting), deque()
         return [*cleared, *waiting]
+
+    def _cost(self, message: ClaimedMessage) -> tuple[list[str], int]:
+        """The limits a message counts against, and its segments (0 when none applies)."""
+        keys = self._keys(message)
+        return keys, (segments.count(message.text).segments if keys else 0)
 
     def _keys(self, message: ClaimedMessage) -> list[str]:
         keys = []
