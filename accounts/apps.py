@@ -6,5 +6,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and access"
 
     def ready(self) -> None:
-        # Registers the Api-Key scheme with drf-spectacular (an extension is found by import).
-        from accounts import apikeys  # noqa: F401
+        # Registers the Api-Key and JWT schemes with drf-spectacular (an extension is found
+        # by import).
+        from accounts import apikeys, authentication  # noqa: F401

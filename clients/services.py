@@ -27,7 +27,9 @@ def client_create(
     consent_source: str = "",
 ) -> Client:
     try:
-        with transaction.atomic():
+        # No savepoint of its own: the view's transaction (with the audit entry) rolls back
+        # whole on a duplicate; two round trips to the database fewer per created client.
+        with transaction.atomic(savepoint=False):
             client = Client.objects.create(
                 phone=phone,
                 operator_code=operator_code,

@@ -179,7 +179,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.JWTAuthentication",
         "accounts.apikeys.ApiKeyAuthentication",  # Authorization: Api-Key <key>
     ],
     # Reads need the viewer role, writes operator (accounts.permissions); no role: 403.
@@ -216,7 +216,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["accounts.permissions.SchemaPermission"],
-    "SERVE_AUTHENTICATION": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "SERVE_AUTHENTICATION": ["accounts.authentication.JWTAuthentication"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

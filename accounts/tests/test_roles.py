@@ -131,3 +131,31 @@ def test_a_superuser_counts_as_admin(django_user_model: Any) -> None:
 
     boss = django_user_model.objects.create_superuser("root", password="x-pass-123456")
     assert role_of(boss) == ADMIN
+
+
+def test_the_api_reads_the_role_with_the_user(
+    django_user_model: Any, django_assert_num_queries: Any
+) -> None:
+    """One query authenticates a bearer token and finds the highest role (SPEC 8.1): two
+    groups, the higher one counts; no group, no role; a change shows at the next request."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.authentication import JWTAuthentication
+    from accounts.roles import ADMIN, OPERATOR, VIEWER, role_of, set_role
+
+    user = django_user_model.objects.create_user("two-roles", password="x-pass-123456")
+    set_role(user, VIEWER)
+    from django.contrib.auth.models import Group
+
+    user.groups.add(Group.objects.get_or_create(name=OPERATOR)[0])
+    auth = JWTAuthentication()
+    token = auth.get_validated_token(str(AccessToken.for_user(user)).encode())
+
+    with django_assert_num_queries(1):
+        assert role_of(auth.get_user(token)) == OPERATOR
+    set_role(user, None)
+    with django_assert_num_queries(1):
+        assert role_of(auth.get_user(token)) is None
+    set_role(user, ADMIN)
+    with django_assert_num_queries(1):
+        assert role_of(auth.get_user(token)) == ADMIN

@@ -51,6 +51,28 @@ def test_duplicate_phone_is_a_400_on_phone(api: APIClient) -> None:
     assert Client.objects.count() == 1
 
 
+def test_a_create_that_loses_the_race_is_a_400_and_writes_nothing(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The uniqueness check passed, then another request stored the same phone first: the
+    insert fails, and the request's transaction goes back whole (no audit entry either)."""
+    from rest_framework.validators import UniqueValidator
+
+    from accounts.models import AuditEntry
+
+    ClientFactory.create(phone="79001234567")
+    monkeypatch.setattr(UniqueValidator, "__call__", lambda self, value, field: None)
+    entries = AuditEntry.objects.count()
+
+    response = api.post(URL, {"phone": "79001234567"}, format="json")
+
+    assert response.status_code == 400
+    assert "phone" in response.data
+    assert Client.objects.count() == 1
+    assert AuditEntry.objects.count() == entries
+    assert api.get(URL).status_code == 200  # the connection is usable again
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
