@@ -6,15 +6,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
+
 from bench import data
 from bench.harness import (
     BENCH_ENV,
     RAW_IN_FLIGHT,
     BackgroundLoad,
+    RawRun,
     api_rows,
+    bare_client_detail,
     cpu_per_message_row,
     make_api,
     raw_limit,
+    raw_run,
     run_mailing,
     settle_database,
     share_of_limit_row,
@@ -77,12 +82,14 @@ def limit(ctx: Context) -> list[Row]:
     """The raw limit: a plain aiohttp client against the minimal stub, no database."""
     n = ctx.sizes["limit"]
     progress(f"1: the raw limit: a plain aiohttp client, {RAW_IN_FLIGHT} in flight -> the stub")
-    ctx.limit = raw_limit(ctx.stack, n)
+    run = raw_limit(ctx.stack, n)
+    ctx.limit = run.rate
     progress(f"   {ctx.limit:,.0f} requests/s")
     what = (
         f"raw limit ({ctx.config}'s run): plain aiohttp client, {RAW_IN_FLIGHT} in flight -> stub"
     )
-    return [Row(1, what, ctx.limit, "req/s", "reference", None)]
+    cpu = f"CPU: the client {run.client_ms:.3f} ms a request, the stub {run.gateway_ms:.3f}"
+    return [Row(1, what, ctx.limit, "req/s", "reference", None, cpu)]
 
 
 def dispatch_row(
@@ -93,19 +100,29 @@ def dispatch_row(
     spent per delivered message."""
     settle_database()
     before = raw_limit(ctx.stack, ctx.sizes["limit"])
-    progress(f"   raw limit before: {before:,.0f} req/s")
+    progress(f"   raw limit before: {before.rate:,.0f} req/s")
     result = run_mailing(ctx.stack, ctx.api, tag, n, timeout=timeout)
     after = raw_limit(ctx.stack, ctx.sizes["limit"])
-    return limit_rows(number, what, result, (before, after), share=share), result
+    reference = f"{bare_client_detail((before, after))} at latency 0, asyncio's loop"
+    rows = limit_rows(number, what, result, (before, after), share=share, reference=reference)
+    return rows, result
 
 
 def limit_rows(
-    number: int, what: str, result: dict[str, Any], limits: tuple[float, ...], *, share: float
+    number: int,
+    what: str,
+    result: dict[str, Any],
+    limits: tuple[RawRun, ...],
+    *,
+    share: float,
+    reference: str,
 ) -> list[Row]:
-    limit = sum(limits) / len(limits)
+    limit = sum(x.rate for x in limits) / len(limits)
     row = share_of_limit_row(number, what, result, limit, share)
-    row.detail += "; raw limits measured " + " and ".join(f"{x:,.0f}" for x in limits)
-    cpu = cpu_per_message_row(13, what, result["cpu"], result["delivered"], target_ms=0.2)
+    row.detail += "; raw limits measured " + " and ".join(f"{x.rate:,.0f}" for x in limits)
+    cpu = cpu_per_message_row(
+        13, what, result["cpu"], result["delivered"], target_ms=0.2, reference=reference
+    )
     progress(
         f"   {result['rate']:,.0f} msg/s = {row.detail}; {cpu.value:.3f} ms CPU ({cpu.detail})"
     )
@@ -154,12 +171,21 @@ def dispatch_slow_gateway(ctx: Context) -> list[Row]:
     progress(f"3: {what}")
     settle_database()
     before = raw_limit(stack, ctx.sizes["limit"])
-    progress(f"   raw limit before (latency 0): {before:,.0f} req/s")
+    progress(f"   raw limit before (latency 0): {before.rate:,.0f} req/s")
     stack.faults(latency_ms=200, latency_jitter=0.5)
     result = run_mailing(stack, ctx.api, "b3", n, timeout=max(180, n / 50))
+    # The bare client's cost at the same latency, with as many requests in flight as the
+    # dispatchers may hold: the floor under the worker's own figure.
+    in_flight = settings.DISPATCH_SLOTS * settings.DISPATCH_MAX_IN_FLIGHT
+    requests = max(ctx.sizes["limit"] // 3, in_flight)
+    slow = raw_run(stack, requests, in_flight=in_flight, on_uvloop=True)
     stack.reset_gateway()
     after = raw_limit(stack, ctx.sizes["limit"])
-    rows = limit_rows(3, what, result, (before, after), share=0.6)
+    reference = (
+        f"{bare_client_detail((slow,))} at this latency, {in_flight:,} in flight, on uvloop "
+        "as the worker"
+    )
+    rows = limit_rows(3, what, result, (before, after), share=0.6, reference=reference)
     if ctx.wanted(7):
         data.insert_clients(n, offset=20_000_000, tag="b3l")
         what = f"dispatch at full speed (latency 0), {n:,} clients, with the API load of 7"

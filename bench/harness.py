@@ -10,7 +10,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.measure import cpu_seconds_by_role, p
 from bench.report import Row, progress
@@ -221,10 +221,23 @@ def share_of_limit_row(
 RAW_IN_FLIGHT = 200
 
 
-def raw_limit(stack: Any, n: int, *, in_flight: int = RAW_IN_FLIGHT) -> float:
-    """Requests/s of a plain aiohttp client (``in_flight`` at once, no database, no service
-    code) sending ``n`` messages to the stack's gateway: what this machine allows."""
+class RawRun(NamedTuple):
+    """A plain client's run: requests/s, and the CPU each side spent per request (ms)."""
+
+    rate: float
+    client_ms: float
+    gateway_ms: float
+
+
+def raw_run(
+    stack: Any, n: int, *, in_flight: int = RAW_IN_FLIGHT, on_uvloop: bool = False
+) -> RawRun:
+    """A plain aiohttp client (``in_flight`` at once, no database, no service code; asyncio's
+    own loop, or uvloop as the dispatcher's) sending ``n`` messages to the stack's gateway as
+    it is set now: what this machine allows, and what the bare client and the gateway cost a
+    request."""
     import aiohttp
+    import uvloop
 
     async def go() -> float:
         headers = {"Authorization": f"Bearer {stack.token}"}
@@ -244,15 +257,42 @@ def raw_limit(stack: Any, n: int, *, in_flight: int = RAW_IN_FLIGHT) -> float:
             await asyncio.gather(*(sender() for _ in range(in_flight)))
             return n / (time.perf_counter() - started)
 
-    rate = asyncio.run(go())
+    gateway_before = cpu_seconds_by_role(stack).get("gateway", 0.0)
+    client_before = time.thread_time()  # the loop runs in this thread
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop if on_uvloop else None) as runner:
+        rate = runner.run(go())
+    client = time.thread_time() - client_before
+    gateway = cpu_seconds_by_role(stack).get("gateway", 0.0) - gateway_before
+    return RawRun(rate, client * 1000 / n, gateway * 1000 / n)
+
+
+def raw_limit(stack: Any, n: int, *, in_flight: int = RAW_IN_FLIGHT) -> RawRun:
+    """A plain aiohttp client against the stack's gateway at latency 0 (the gateway is reset
+    after): the raw limit every dispatch row is held against."""
+    run = raw_run(stack, n, in_flight=in_flight)
     stack.reset_gateway()
-    return rate
+    return run
+
+
+def bare_client_detail(runs: tuple[RawRun, ...]) -> str:
+    """What a plain client and the gateway spent per request in ``runs`` (their mean): the
+    floor under the worker's own figure."""
+    client = sum(r.client_ms for r in runs) / len(runs)
+    gateway = sum(r.gateway_ms for r in runs) / len(runs)
+    return f"a plain aiohttp client {client:.3f} ms a request, the gateway {gateway:.3f}"
 
 
 def cpu_per_message_row(
-    number: int, what: str, used: dict[str, float], delivered: int, *, target_ms: float
+    number: int,
+    what: str,
+    used: dict[str, float],
+    delivered: int,
+    *,
+    target_ms: float,
+    reference: str = "",
 ) -> Row:
-    """The worker processes' CPU per delivered message, with the others' beside it."""
+    """The worker processes' CPU per delivered message, with the others' beside it (and a
+    plain client's, the ``reference``, when measured)."""
     per = {role: seconds * 1000 / max(delivered, 1) for role, seconds in used.items()}
     worker = per.get("worker", 0.0)
     others = ", ".join(
@@ -265,7 +305,7 @@ def cpu_per_message_row(
         "ms",
         f"<= {target_ms} ms",
         worker <= target_ms,
-        f"ms per message by role: {others}",
+        f"ms per message by role: {others}" + (f"; {reference}" if reference else ""),
     )
 
 
