@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import django_filters
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -97,6 +98,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Ge
         request=ApiKeySerializer,
         responses={201: NewApiKeySerializer, 400: VALIDATION_ERROR, **ERROR_RESPONSES},
     )
+    @transaction.atomic  # the key and its audit entry, or neither
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = ApiKeySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -111,6 +113,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Ge
         answer = {**ApiKeySerializer(key).data, "key": secret}
         return Response(answer, status=status.HTTP_201_CREATED)
 
+    @transaction.atomic
     def perform_destroy(self, instance: ApiKey) -> None:
         instance.revoked = True
         instance.save(update_fields=["revoked"])

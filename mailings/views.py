@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -132,7 +133,9 @@ class MailingViewSet(
         )
         return self.get_paginated_response(serializer.data)
 
+    # Each write commits with its audit entry: one transaction, no change without its entry.
     @idempotent
+    @transaction.atomic
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -140,6 +143,7 @@ class MailingViewSet(
         audit_record(actor=request.user, action="mailing.create", object_id=mailing.pk)
         return self._mailing_response(mailing, status.HTTP_201_CREATED)
 
+    @transaction.atomic
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         partial = kwargs.pop("partial", False)
         mailing = self.get_object()
@@ -155,11 +159,13 @@ class MailingViewSet(
         )
         return self._mailing_response(mailing)
 
+    @transaction.atomic
     def perform_destroy(self, instance: Mailing) -> None:
         mailing_id = instance.pk
         services.mailing_delete(mailing=instance)
         audit_record(actor=self.request.user, action="mailing.delete", object_id=mailing_id)
 
+    @transaction.atomic
     def _act(self, request: Request, verb: str, act: Any) -> Response:
         """A mailing action (start, pause, resume, cancel, retry), recorded in the audit log."""
         mailing = act(mailing=self.get_object())

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -93,7 +94,9 @@ class StopListViewSet(
             **IDEMPOTENCY_RESPONSES,
         },
     )
+    # Each write commits with its audit entry: one transaction, no change without its entry.
     @idempotent
+    @transaction.atomic
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -105,6 +108,7 @@ class StopListViewSet(
         answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(self.get_serializer(entry).data, status=answer)
 
+    @transaction.atomic
     def perform_destroy(self, instance: StopListEntry) -> None:
         phone = instance.phone
         services.stoplist_remove(entry=instance)

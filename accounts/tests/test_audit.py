@@ -124,3 +124,63 @@ def test_nobody_changes_or_deletes_an_entry(api: APIClient) -> None:
         with pytest.raises(DatabaseError), transaction.atomic():
             AuditEntry.objects.filter(pk=entry.pk).delete()
     assert AuditEntry.objects.get().actor == "operator"
+
+
+WRITES_WITH_AN_ENTRY = [
+    # (module whose audit_record fails, method, path, body, what must be as it was)
+    ("mailings.views", "post", "/api/mailings/", "new mailing", "no new mailing"),
+    ("mailings.views", "patch", "/api/mailings/{mailing}/", {"text": "changed"}, "text"),
+    ("mailings.views", "post", "/api/mailings/{mailing}/cancel_mailing/", None, "status"),
+    ("mailings.views", "delete", "/api/mailings/{mailing}/", None, "mailing exists"),
+    ("stoplist.views", "post", "/api/stoplist/", {"phone": "79005556677"}, "not listed"),
+    ("stoplist.views", "delete", "/api/stoplist/79001110000/", None, "still listed"),
+    ("accounts.api", "post", "/api/keys/", {"name": "ci", "role": "viewer"}, "no new key"),
+    ("accounts.api", "delete", "/api/keys/{key}/", None, "key not revoked"),
+]
+
+
+@pytest.mark.parametrize(("module", "method", "path", "body", "kept"), WRITES_WITH_AN_ENTRY)
+def test_no_change_without_its_entry(
+    admin_api: APIClient,
+    monkeypatch: pytest.MonkeyPatch,
+    module: str,
+    method: str,
+    path: str,
+    body: Any,
+    kept: str,
+) -> None:
+    """A write and its audit entry commit together: when the entry cannot be written, the
+    change is rolled back with it (the security team's log has no gaps)."""
+    from accounts.models import ApiKey
+    from mailings.models import Mailing, MailingStatus
+    from stoplist.models import StopListEntry
+
+    now = timezone.now()
+    mailing = MailingFactory.create(
+        text="as it was", start_at=now + timedelta(hours=1), end_at=now + timedelta(hours=2)
+    )
+    StopListEntry.objects.create(phone="79001110000")
+    key, _ = ApiKey.objects.create_key(name="kept", role="viewer")
+    if body == "new mailing":
+        start, end = now + timedelta(hours=1), now + timedelta(hours=2)
+        body = {"text": "x", "start_at": start.isoformat(), "end_at": end.isoformat()}
+
+    def fail(**_: Any) -> None:
+        raise DatabaseError("the audit log is unavailable")
+
+    monkeypatch.setattr(f"{module}.audit_record", fail)
+    with pytest.raises(DatabaseError):
+        getattr(admin_api, method)(path.format(mailing=mailing.pk, key=key.pk), body, format="json")
+
+    mailing_now = Mailing.objects.filter(pk=mailing.pk).first()
+    assert {
+        "no new mailing": Mailing.objects.count() == 1,
+        "text": mailing_now is not None and mailing_now.text == "as it was",
+        "status": mailing_now is not None and mailing_now.status == MailingStatus.SCHEDULED,
+        "mailing exists": mailing_now is not None,
+        "not listed": not StopListEntry.objects.filter(phone="79005556677").exists(),
+        "still listed": StopListEntry.objects.filter(phone="79001110000").exists(),
+        "no new key": ApiKey.objects.count() == 1,
+        "key not revoked": not ApiKey.objects.get(pk=key.pk).revoked,
+    }[kept]
+    assert not AuditEntry.objects.exists()
