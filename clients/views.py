@@ -165,6 +165,7 @@ class ClientViewSet(viewsets.ModelViewSet):
         pagination_class=None,
     )
     @idempotent
+    @transaction.atomic  # the import is one transaction already; its entry joins it
     def import_clients(self, request: Request) -> Response:
         rows: Any
         data = request.data

@@ -142,6 +142,7 @@ class StopListViewSet(
         pagination_class=None,
     )
     @idempotent
+    @transaction.atomic  # the import is one transaction already; its entry joins it
     def import_numbers(self, request: Request) -> Response:
         rows: Any
         data = request.data

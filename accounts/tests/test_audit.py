@@ -135,6 +135,8 @@ WRITES_WITH_AN_ENTRY = [
     ("stoplist.views", "post", "/api/stoplist/", {"phone": "79005556677"}, "not listed"),
     ("stoplist.views", "delete", "/api/stoplist/79001110000/", None, "still listed"),
     ("accounts.api", "post", "/api/keys/", {"name": "ci", "role": "viewer"}, "no new key"),
+    ("clients.views", "post", "/api/clients/import/", [{"phone": "79002223344"}], "no client"),
+    ("stoplist.views", "post", "/api/stoplist/import/", "stop-list rows", "not listed"),
     ("accounts.api", "delete", "/api/keys/{key}/", None, "key not revoked"),
 ]
 
@@ -152,6 +154,7 @@ def test_no_change_without_its_entry(
     """A write and its audit entry commit together: when the entry cannot be written, the
     change is rolled back with it (the security team's log has no gaps)."""
     from accounts.models import ApiKey
+    from clients.models import Client
     from mailings.models import Mailing, MailingStatus
     from stoplist.models import StopListEntry
 
@@ -161,6 +164,8 @@ def test_no_change_without_its_entry(
     )
     StopListEntry.objects.create(phone="79001110000")
     key, _ = ApiKey.objects.create_key(name="kept", role="viewer")
+    if body == "stop-list rows":
+        body = {"entries": [{"phone": "79005556677"}]}
     if body == "new mailing":
         start, end = now + timedelta(hours=1), now + timedelta(hours=2)
         body = {"text": "x", "start_at": start.isoformat(), "end_at": end.isoformat()}
@@ -181,6 +186,7 @@ def test_no_change_without_its_entry(
         "not listed": not StopListEntry.objects.filter(phone="79005556677").exists(),
         "still listed": StopListEntry.objects.filter(phone="79001110000").exists(),
         "no new key": ApiKey.objects.count() == 1,
+        "no client": not Client.objects.exists(),
         "key not revoked": not ApiKey.objects.get(pk=key.pk).revoked,
     }[kept]
     assert not AuditEntry.objects.exists()
