@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -123,6 +123,8 @@ def test_keys_are_forgotten_after_24_hours(api: APIClient) -> None:
 def test_two_concurrent_requests_with_one_key_run_once_and_the_other_gets_409(
     user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serializes write transactions: the next test covers it there")
     from mailings import services
 
     started, release = threading.Event(), threading.Event()
@@ -159,4 +161,54 @@ def test_two_concurrent_requests_with_one_key_run_once_and_the_other_gets_409(
     assert while_running.status_code == 409
     assert answers["first"].status_code == 201
     assert after.status_code == 201 and after["Idempotent-Replayed"] == "true"
+    assert Mailing.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_sqlite_a_concurrent_request_with_one_key_waits_and_runs_nothing(
+    user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite takes its write lock when the first request's transaction begins (the mailing
+    and its audit entry commit together), so the second waits for it, then gets the first's
+    answer (or a 409 if it looks in the moment before that answer is kept): never a second
+    mailing."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL runs the two at once: the test above covers it")
+    from mailings import services
+
+    started, release = threading.Event(), threading.Event()
+    real_create = services.mailing_create
+
+    def slow_create(**kwargs: Any) -> Any:
+        started.set()
+        release.wait(10)
+        return real_create(**kwargs)
+
+    monkeypatch.setattr("mailings.views.services.mailing_create", slow_create)
+    body = mailing_body()
+    answers: dict[str, Any] = {}
+
+    def post(name: str) -> None:
+        client = APIClient()
+        client.force_authenticate(user)
+        answers[name] = client.post(
+            "/api/mailings/", body, format="json", HTTP_IDEMPOTENCY_KEY="race"
+        )
+        connections.close_all()
+
+    first = threading.Thread(target=post, args=("first",))
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=post, args=("second",))
+    second.start()
+    time.sleep(0.3)
+    assert "second" not in answers  # waiting for the first's transaction
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    assert answers["first"].status_code == 201
+    assert answers["second"].status_code in (201, 409)
+    if answers["second"].status_code == 201:
+        assert answers["second"]["Idempotent-Replayed"] == "true"
     assert Mailing.objects.count() == 1
