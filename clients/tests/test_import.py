@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from clients.models import Client
@@ -168,3 +169,32 @@ def test_a_rejected_rows_line_is_where_it_starts_even_after_a_multiline_cell(
     answer = api.post("/api/clients/import/", {"file": upload}, format="multipart")
     assert answer.status_code == 200
     assert [row["line"] for row in answer.json()["rejected"]] == [4, 5, 8]
+
+
+def _planner_rows() -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'clients_client'")
+        return float(cursor.fetchone()[0])
+
+
+@pytest.mark.parametrize(("rows", "analyzed"), [(3, True), (2, False)])
+def test_a_large_import_refreshes_the_planner_statistics(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch, on_commit: Any, rows: int, analyzed: bool
+) -> None:
+    """PostgreSQL: once an import of ``ANALYZE_AFTER_ROWS`` or more commits, the planner's
+    row count for the clients table is the new one (a launch right after plans for it)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's planner statistics")
+    from clients import importing
+
+    monkeypatch.setattr(importing, "ANALYZE_AFTER_ROWS", 3)
+    before = _planner_rows()
+    body = [{"phone": f"7900555000{i}"} for i in range(rows)]
+
+    with on_commit(execute=True):
+        response = api.post("/api/clients/import/", body, format="json")
+
+    assert response.status_code == 200
+    assert (_planner_rows() == rows) is analyzed
+    if not analyzed:
+        assert _planner_rows() == before
