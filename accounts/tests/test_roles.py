@@ -138,6 +138,7 @@ def test_the_api_reads_the_role_with_the_user(
 ) -> None:
     """One query authenticates a bearer token and finds the highest role (SPEC 8.1): two
     groups, the higher one counts; no group, no role; a change shows at the next request."""
+    from django.contrib.auth.models import Group
     from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.authentication import JWTAuthentication
@@ -145,8 +146,6 @@ def test_the_api_reads_the_role_with_the_user(
 
     user = django_user_model.objects.create_user("two-roles", password="x-pass-123456")
     set_role(user, VIEWER)
-    from django.contrib.auth.models import Group
-
     user.groups.add(Group.objects.get_or_create(name=OPERATOR)[0])
     auth = JWTAuthentication()
     token = auth.get_validated_token(str(AccessToken.for_user(user)).encode())

@@ -119,47 +119,62 @@ def test_keys_are_forgotten_after_24_hours(api: APIClient) -> None:
     assert idempotency_purge() == 1
 
 
+class HeldCreate:
+    """Mailing creates through the API with one Idempotency-Key, the first one held inside
+    its create (after its transaction began) until ``release``; each in a thread of its own
+    when ``in_thread``, its answer kept under its name."""
+
+    def __init__(self, user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        from mailings import services
+
+        self.user, self.body = user, mailing_body()
+        self.started, self.released = threading.Event(), threading.Event()
+        self.answers: dict[str, Any] = {}
+        real_create = services.mailing_create
+
+        def slow_create(**kwargs: Any) -> Any:
+            self.started.set()
+            self.released.wait(10)
+            return real_create(**kwargs)
+
+        monkeypatch.setattr("mailings.views.services.mailing_create", slow_create)
+
+    def post(self, name: str) -> Any:
+        client = APIClient()
+        client.force_authenticate(self.user)
+        self.answers[name] = client.post(
+            "/api/mailings/", self.body, format="json", HTTP_IDEMPOTENCY_KEY="race"
+        )
+        return self.answers[name]
+
+    def in_thread(self, name: str) -> threading.Thread:
+        def run() -> None:
+            self.post(name)
+            connections.close_all()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_requests_with_one_key_run_once_and_the_other_gets_409(
     user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if connection.vendor == "sqlite":
         pytest.skip("SQLite serializes write transactions: the next test covers it there")
-    from mailings import services
+    race = HeldCreate(user, monkeypatch)
 
-    started, release = threading.Event(), threading.Event()
-    real_create = services.mailing_create
-
-    def slow_create(**kwargs: Any) -> Any:
-        started.set()
-        release.wait(10)
-        return real_create(**kwargs)
-
-    monkeypatch.setattr("mailings.views.services.mailing_create", slow_create)
-    body = mailing_body()
-    answers: dict[str, Any] = {}
-
-    def first() -> None:
-        client = APIClient()
-        client.force_authenticate(user)
-        answers["first"] = client.post(
-            "/api/mailings/", body, format="json", HTTP_IDEMPOTENCY_KEY="race"
-        )
-        connections.close_all()
-
-    thread = threading.Thread(target=first)
-    thread.start()
-    assert started.wait(10)
-    second = APIClient()
-    second.force_authenticate(user)
-    while_running = second.post("/api/mailings/", body, format="json", HTTP_IDEMPOTENCY_KEY="race")
-    release.set()
-    thread.join(10)
+    first = race.in_thread("first")
+    assert race.started.wait(10)
+    while_running = race.post("while running")
+    race.released.set()
+    first.join(10)
     time.sleep(0.05)
-    after = second.post("/api/mailings/", body, format="json", HTTP_IDEMPOTENCY_KEY="race")
+    after = race.post("after")
 
     assert while_running.status_code == 409
-    assert answers["first"].status_code == 201
+    assert race.answers["first"].status_code == 201
     assert after.status_code == 201 and after["Idempotent-Replayed"] == "true"
     assert Mailing.objects.count() == 1
 
@@ -174,39 +189,18 @@ def test_on_sqlite_a_concurrent_request_with_one_key_waits_and_runs_nothing(
     mailing."""
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL runs the two at once: the test above covers it")
-    from mailings import services
+    race = HeldCreate(user, monkeypatch)
 
-    started, release = threading.Event(), threading.Event()
-    real_create = services.mailing_create
-
-    def slow_create(**kwargs: Any) -> Any:
-        started.set()
-        release.wait(10)
-        return real_create(**kwargs)
-
-    monkeypatch.setattr("mailings.views.services.mailing_create", slow_create)
-    body = mailing_body()
-    answers: dict[str, Any] = {}
-
-    def post(name: str) -> None:
-        client = APIClient()
-        client.force_authenticate(user)
-        answers[name] = client.post(
-            "/api/mailings/", body, format="json", HTTP_IDEMPOTENCY_KEY="race"
-        )
-        connections.close_all()
-
-    first = threading.Thread(target=post, args=("first",))
-    first.start()
-    assert started.wait(10)
-    second = threading.Thread(target=post, args=("second",))
-    second.start()
+    first = race.in_thread("first")
+    assert race.started.wait(10)
+    second = race.in_thread("second")
     time.sleep(0.3)
-    assert "second" not in answers  # waiting for the first's transaction
-    release.set()
+    assert "second" not in race.answers  # waiting for the first's transaction
+    race.released.set()
     first.join(10)
     second.join(10)
 
+    answers = race.answers
     assert answers["first"].status_code == 201
     assert answers["second"].status_code in (201, 409)
     if answers["second"].status_code == 201:
