@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from rest_framework.test import APIClient
 
-from core.logging import JsonFormatter, TextFormatter, mask_phone
+from core.logging import JsonFormatter, TextFormatter, mask_phone, mask_phones_in
 from mailings.tests.factories import MailingFactory
 
 
@@ -15,6 +15,26 @@ def test_phones_are_masked_to_their_first_four_and_last_four_digits() -> None:
     assert mask_phone("79001234567") == "7900***4567"
     assert mask_phone(79001234567) == "7900***4567"
     assert mask_phone(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("call 79001234567 now", "call 7900***4567 now"),
+        ("+79001234567", "+7900***4567"),
+        ("89001234567,79007654321", "8900***4567,7900***4321"),
+        ("id=5+79001234567", "id=5+7900***4567"),
+        ("x79001234567y", "x7900***4567y"),
+        # Not a whole number of eleven digits, or not starting with 7 or 8: left as it is.
+        ("179001234567", "179001234567"),
+        ("790012345678", "790012345678"),
+        ("69001234567", "69001234567"),
+        ("7900123456", "7900123456"),
+        ("7900***4567", "7900***4567"),
+    ],
+)
+def test_phone_numbers_inside_any_text_are_masked_and_nothing_else(text: str, shown: str) -> None:
+    assert mask_phones_in(text) == shown
 
 
 def record(**extra: object) -> logging.LogRecord:
@@ -112,6 +132,15 @@ def test_values_that_are_not_strings_are_masked_and_escaped_too() -> None:
     assert "\n" not in line.split("] ", 1)[0]
     assert "error=7900***4567\\nforged" in line
     assert "latency=1.5" in line
+
+
+def test_text_lines_show_numbers_flags_and_none_as_they_are() -> None:
+    line = TextFormatter().format(
+        record(message_id=79001234567, latency_ms=201.5, retried=False, error=None)
+    )
+
+    # An int is an id here, not a phone: ids and counts are shown whole.
+    assert "[message_id=79001234567 latency_ms=201.5 retried=False error=None]" in line
 
 
 def test_times_are_utc_with_milliseconds_within_and_across_seconds() -> None:
