@@ -19,7 +19,7 @@ from bench.harness import (
     cpu_per_message_row,
     make_api,
     raw_limit,
-    raw_run,
+    raw_run_as_dispatchers,
     run_mailing,
     settle_database,
     share_of_limit_row,
@@ -174,18 +174,22 @@ def dispatch_slow_gateway(ctx: Context) -> list[Row]:
     progress(f"   raw limit before (latency 0): {before.rate:,.0f} req/s")
     stack.faults(latency_ms=200, latency_jitter=0.5)
     result = run_mailing(stack, ctx.api, "b3", n, timeout=max(180, n / 50))
-    # The bare client's cost at the same latency, with as many requests in flight as the
-    # dispatchers may hold: the floor under the worker's own figure.
-    in_flight = settings.DISPATCH_SLOTS * settings.DISPATCH_MAX_IN_FLIGHT
-    requests = max(ctx.sizes["limit"] // 3, in_flight)
-    slow = raw_run(stack, requests, in_flight=in_flight, on_uvloop=True)
+    # The same messages from plain aiohttp clients laid out as the dispatchers (a process per
+    # slot, as many requests in flight each, uvloop), at the same latency: what aiohttp
+    # itself reaches here, and what it and the gateway cost a request, under the worker's.
+    slots, in_flight = settings.DISPATCH_SLOTS, settings.DISPATCH_MAX_IN_FLIGHT
+    progress(f"   plain aiohttp clients as the dispatchers: {slots} x {in_flight} in flight")
+    plain = raw_run_as_dispatchers(stack, n, processes=slots, in_flight=in_flight)
     stack.reset_gateway()
     after = raw_limit(stack, ctx.sizes["limit"])
-    reference = (
-        f"{bare_client_detail((slow,))} at this latency, {in_flight:,} in flight, on uvloop "
-        "as the worker"
-    )
+    layout = f"{slots} processes of {in_flight:,} in flight, on uvloop, as the dispatchers"
+    reference = f"{bare_client_detail((plain,))} at this latency, {layout}"
     rows = limit_rows(3, what, result, (before, after), share=0.6, reference=reference)
+    limit = (before.rate + after.rate) / 2
+    rows[0].detail += (
+        f"; plain aiohttp clients ({layout}) reach {plain.rate:,.0f} req/s at this latency: "
+        f"{plain.rate / limit:.2f} of the limit"
+    )
     if ctx.wanted(7):
         data.insert_clients(n, offset=20_000_000, tag="b3l")
         what = f"dispatch at full speed (latency 0), {n:,} clients, with the API load of 7"

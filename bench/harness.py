@@ -229,41 +229,60 @@ class RawRun(NamedTuple):
     gateway_ms: float
 
 
-def raw_run(
-    stack: Any, n: int, *, in_flight: int = RAW_IN_FLIGHT, on_uvloop: bool = False
-) -> RawRun:
-    """A plain aiohttp client (``in_flight`` at once, no database, no service code; asyncio's
-    own loop, or uvloop as the dispatcher's) sending ``n`` messages to the stack's gateway as
-    it is set now: what this machine allows, and what the bare client and the gateway cost a
-    request."""
-    import aiohttp
-    import uvloop
-
-    async def go() -> float:
-        headers = {"Authorization": f"Bearer {stack.token}"}
-        connector = aiohttp.TCPConnector(limit=in_flight)
-        url = f"{stack.gateway_url}/send/"
-        async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
-            counter = iter(range(1, n + 1))
-
-            async def sender() -> None:
-                for i in counter:
-                    body = {"id": i, "phone": 79000000000, "text": "limit"}
-                    async with session.post(f"{url}{i}", json=body) as response:
-                        await response.read()
-                        assert response.status == 200, response.status
-
-            started = time.perf_counter()
-            await asyncio.gather(*(sender() for _ in range(in_flight)))
-            return n / (time.perf_counter() - started)
+def raw_run(stack: Any, n: int, *, in_flight: int = RAW_IN_FLIGHT) -> RawRun:
+    """A plain aiohttp client (``bench.plain_client``: ``in_flight`` at once, no database, no
+    service code, asyncio's own loop) in this process, sending ``n`` messages to the stack's
+    gateway as it is set now: what this machine allows, and what the bare client and the
+    gateway cost a request."""
+    from bench.plain_client import send
 
     gateway_before = cpu_seconds_by_role(stack).get("gateway", 0.0)
     client_before = time.thread_time()  # the loop runs in this thread
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop if on_uvloop else None) as runner:
-        rate = runner.run(go())
+    started = time.perf_counter()
+    asyncio.run(send(stack.gateway_url, stack.token, requests=n, in_flight=in_flight))
+    rate = n / (time.perf_counter() - started)
     client = time.thread_time() - client_before
     gateway = cpu_seconds_by_role(stack).get("gateway", 0.0) - gateway_before
     return RawRun(rate, client * 1000 / n, gateway * 1000 / n)
+
+
+def raw_run_as_dispatchers(stack: Any, n: int, *, processes: int, in_flight: int) -> RawRun:
+    """Plain aiohttp clients laid out as the dispatchers: ``processes`` processes of
+    ``bench.plain_client``, ``in_flight`` requests each, uvloop, starting together and
+    sending ``n`` messages between them to the gateway as it is set now. Their rate is what
+    aiohttp itself reaches here, with the dispatchers' share of the machine; the CPU is per
+    request, the clients' summed."""
+    import json
+    import subprocess
+
+    start_at = time.time() + 1.0  # every process imported and waiting by then
+    each = -(-n // processes)
+    env = {**os.environ, "GATEWAY_TOKEN": stack.token}
+    argv = [sys.executable, "-m", "bench.plain_client", "--url", stack.gateway_url]
+    gateway_before = cpu_seconds_by_role(stack).get("gateway", 0.0)
+    clients = [
+        subprocess.Popen(
+            [
+                *argv,
+                *("--requests", str(each), "--in-flight", str(in_flight)),
+                *("--first-id", str(1 + i * each), "--start-at", str(start_at)),
+            ],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        for i in range(processes)
+    ]
+    results = []
+    for client in clients:
+        out, _ = client.communicate()
+        if client.returncode:
+            raise RuntimeError(f"bench.plain_client failed (exit {client.returncode})")
+        results.append(json.loads(out))
+    gateway = cpu_seconds_by_role(stack).get("gateway", 0.0) - gateway_before
+    sent = each * processes
+    seconds = max(r["ended"] for r in results) - min(r["started"] for r in results)
+    client_ms = sum(r["cpu"] for r in results) * 1000 / sent
+    return RawRun(sent / seconds, client_ms, gateway * 1000 / sent)
 
 
 def raw_limit(stack: Any, n: int, *, in_flight: int = RAW_IN_FLIGHT) -> RawRun:

@@ -1,0 +1,70 @@
+"""A plain aiohttp client: no database, no service code, only requests to the gateway.
+
+In the benchmark's own process it measures the raw limit (``bench.harness.raw_run``). Run as
+a process of its own, several at once, it is laid out as the dispatchers are (one process
+per dispatch slot, ``DISPATCH_MAX_IN_FLIGHT`` requests in flight each, uvloop): what aiohttp
+itself reaches at a given gateway latency on this machine, the ceiling of any dispatcher
+built on it (``bench.harness.raw_run_as_dispatchers``).
+
+    GATEWAY_TOKEN=secret python -m bench.plain_client --url http://127.0.0.1:8101 \\
+        --requests 30000 --in-flight 1000 --first-id 1 --start-at 1765000000.0
+
+prints one JSON line: when it started and ended (epoch seconds) and the CPU its loop used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+
+import aiohttp
+import uvloop
+
+
+async def send(url: str, token: str, *, requests: int, in_flight: int, first_id: int = 1) -> None:
+    """``requests`` messages (ids from ``first_id``) to ``url``, ``in_flight`` at once."""
+    headers = {"Authorization": f"Bearer {token}"}
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        ids = iter(range(first_id, first_id + requests))
+
+        async def sender() -> None:
+            for i in ids:
+                body = {"id": i, "phone": 79000000000, "text": "limit"}
+                async with session.post(f"{url}/send/{i}", json=body) as response:
+                    await response.read()
+                    assert response.status == 200, response.status
+
+        await asyncio.gather(*(sender() for _ in range(in_flight)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--requests", type=int, required=True)
+    parser.add_argument("--in-flight", type=int, required=True)
+    parser.add_argument("--first-id", type=int, default=1)
+    parser.add_argument("--start-at", type=float, default=0.0, help="epoch seconds: start then")
+    args = parser.parse_args(argv)
+    token = os.environ.get("GATEWAY_TOKEN", "")  # from the environment: not in `ps`
+    time.sleep(max(0.0, args.start_at - time.time()))  # every process starts together
+    started, cpu = time.time(), time.thread_time()
+    uvloop.run(
+        send(
+            args.url.rstrip("/"),
+            token,
+            requests=args.requests,
+            in_flight=args.in_flight,
+            first_id=args.first_id,
+        )
+    )
+    done = {"started": started, "ended": time.time(), "cpu": time.thread_time() - cpu}
+    sys.stdout.write(json.dumps(done) + "\n")
+
+
+if __name__ == "__main__":
+    main()
