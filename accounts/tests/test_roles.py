@@ -158,3 +158,34 @@ def test_the_api_reads_the_role_with_the_user(
     set_role(user, ADMIN)
     with django_assert_num_queries(1):
         assert role_of(auth.get_user(token)) == ADMIN
+
+
+def test_a_token_of_a_deleted_or_inactive_user_is_refused(django_user_model: Any) -> None:
+    """The user is looked up through a statement compiled once (``accounts.authentication``):
+    each request still reads the user as they are now."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.roles import OPERATOR, set_role
+
+    user = django_user_model.objects.create_user("short-lived", password="x-pass-123456")
+    set_role(user, OPERATOR)
+    other = django_user_model.objects.create_user("other", password="x-pass-123456")
+    set_role(other, OPERATOR)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    assert api.get("/api/clients/").status_code == 200
+
+    user.is_active = False
+    user.save()
+    refused = api.get("/api/clients/")
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "user_inactive"
+
+    user.delete()
+    refused = api.get("/api/clients/")
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "user_not_found"
+
+    # Another user's token still finds that user, not the first one's row.
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(other)}")
+    assert api.get("/api/clients/").status_code == 200
