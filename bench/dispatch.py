@@ -116,10 +116,20 @@ def limit_rows(
     *,
     share: float,
     reference: str,
+    plain: tuple[RawRun, str] | None = None,
 ) -> list[Row]:
+    """The dispatch row against the mean of ``limits``, and its CPU row; ``plain``: plain
+    clients' run at the same latency and their layout, their rate shown as a share of the
+    same limit."""
     limit = sum(x.rate for x in limits) / len(limits)
     row = share_of_limit_row(number, what, result, limit, share)
     row.detail += "; raw limits measured " + " and ".join(f"{x.rate:,.0f}" for x in limits)
+    if plain is not None:
+        run, layout = plain
+        row.detail += (
+            f"; plain aiohttp clients ({layout}) reach {run.rate:,.0f} req/s at this latency: "
+            f"{run.rate / limit:.2f} of the limit"
+        )
     cpu = cpu_per_message_row(
         13, what, result["cpu"], result["delivered"], target_ms=0.2, reference=reference
     )
@@ -184,11 +194,8 @@ def dispatch_slow_gateway(ctx: Context) -> list[Row]:
     after = raw_limit(stack, ctx.sizes["limit"])
     layout = f"{slots} processes of {in_flight:,} in flight, on uvloop, as the dispatchers"
     reference = f"{bare_client_detail((plain,))} at this latency, {layout}"
-    rows = limit_rows(3, what, result, (before, after), share=0.6, reference=reference)
-    limit = (before.rate + after.rate) / 2
-    rows[0].detail += (
-        f"; plain aiohttp clients ({layout}) reach {plain.rate:,.0f} req/s at this latency: "
-        f"{plain.rate / limit:.2f} of the limit"
+    rows = limit_rows(
+        3, what, result, (before, after), share=0.6, reference=reference, plain=(plain, layout)
     )
     if ctx.wanted(7):
         data.insert_clients(n, offset=20_000_000, tag="b3l")

@@ -4,8 +4,10 @@ and the API load that runs beside a mailing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -252,9 +254,6 @@ def raw_run_as_dispatchers(stack: Any, n: int, *, processes: int, in_flight: int
     sending ``n`` messages between them to the gateway as it is set now. Their rate is what
     aiohttp itself reaches here, with the dispatchers' share of the machine; the CPU is per
     request, the clients' summed."""
-    import json
-    import subprocess
-
     start_at = time.time() + 1.0  # every process imported and waiting by then
     each = -(-n // processes)
     env = {**os.environ, "GATEWAY_TOKEN": stack.token}

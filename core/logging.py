@@ -83,9 +83,8 @@ _PLAIN = frozenset({int, float, bool, type(None)})
 
 
 def _shown(value: Any) -> str:
-    """A value as the text line shows it: phones masked, CR and LF escaped."""
-    if type(value) in _PLAIN:
-        return str(value)
+    """A value that is not plain, as the text line shows it: phones masked, CR and LF
+    escaped."""
     return _escaped(_clean(str(value)))
 
 
