@@ -68,6 +68,36 @@ def test_launch_is_idempotent(directory: dict[str, Client]) -> None:
     assert Message.objects.filter(mailing=mailing).count() == len(directory)
 
 
+def test_launch_chunks_double_from_the_first_up_to_the_largest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A small first chunk starts the sending; the next ones grow, so the dispatchers do not
+    wait for one large chunk to commit; every client gets its message once."""
+    from mailings.services import lifecycle
+
+    monkeypatch.setattr(lifecycle, "LAUNCH_FIRST_CHUNK", 1)
+    monkeypatch.setattr(lifecycle, "LAUNCH_CHUNK", 4)
+    created = ClientFactory.create_batch(12)
+    mailing = due_mailing()
+    chunks: list[tuple[int, int]] = []
+    create = lifecycle.messages_create
+
+    def recorded(**kwargs: object) -> tuple[int, int | None]:
+        made, last = create(**kwargs)  # type: ignore[arg-type]
+        chunks.append((kwargs["limit"], made))  # type: ignore[arg-type]
+        return made, last
+
+    monkeypatch.setattr(lifecycle, "messages_create", recorded)
+
+    assert services.mailing_launch(mailing_id=mailing.pk) is True
+
+    # (the last, empty chunk finds no client left: the launch is complete)
+    assert chunks == [(1, 1), (2, 2), (4, 4), (4, 4), (4, 1), (4, 0)]
+    assert sorted(Message.objects.filter(mailing=mailing).values_list("client_id", flat=True)) == (
+        sorted(client.pk for client in created)
+    )
+
+
 def test_launch_waits_for_the_start_time(directory: dict[str, Client]) -> None:
     mailing = MailingFactory.create()  # starts in an hour
 
