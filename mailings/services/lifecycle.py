@@ -4,7 +4,8 @@ final).
 A launch creates the messages in chunks of ``LAUNCH_CHUNK`` clients (in client id order; the
 first one ``LAUNCH_FIRST_CHUNK``, so sending starts within a few hundredths of a second, and
 each next one twice the one before up to ``LAUNCH_CHUNK``, so the dispatchers, speeding up,
-do not run out of committed messages while a large chunk is still being written), each chunk one transaction under the mailing's row lock (``FOR NO KEY UPDATE``: dispatchers
+do not run out of committed messages while a large chunk is still being written), each
+chunk one transaction under the mailing's row lock (``FOR NO KEY UPDATE``: dispatchers
 claim the committed chunks' messages meanwhile), and records how far it got
 (``launch_cursor``). So a cancel, a delete (or a pause) waits for at most one chunk, and the
 next chunk sees it and stops: a mailing deleted mid-launch leaves no message behind, and a
