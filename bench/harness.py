@@ -271,12 +271,11 @@ def raw_run_as_dispatchers(stack: Any, n: int, *, processes: int, in_flight: int
         )
         for i in range(processes)
     ]
-    results = []
-    for client in clients:
-        out, _ = client.communicate()
-        if client.returncode:
-            raise RuntimeError(f"bench.plain_client failed (exit {client.returncode})")
-        results.append(json.loads(out))
+    outputs = [client.communicate()[0] for client in clients]  # every one ended, even on failure
+    failed = [client.returncode for client in clients if client.returncode]
+    if failed:
+        raise RuntimeError(f"bench.plain_client failed (exit {failed[0]})")
+    results = [json.loads(out) for out in outputs]
     gateway = cpu_seconds_by_role(stack).get("gateway", 0.0) - gateway_before
     sent = each * processes
     seconds = max(r["ended"] for r in results) - min(r["started"] for r in results)
