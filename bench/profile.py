@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.faults(latency_ms=args.latency_ms, latency_jitter=args.jitter)
         time.sleep(2)  # the worker's processes are up
         worker = stack.procs["worker0"].pid
-        # `nice` execs celery: the group's leader is the worker's main process.
+        # `chrt` (or `nice`) execs celery: the group's leader is the worker's main process.
         recorder = subprocess.Popen(
             [
                 *(py_spy, "record", "--pid", str(worker), "--subprocesses", "--format", "raw"),

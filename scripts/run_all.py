@@ -56,7 +56,12 @@ def prepare_environment() -> dict[str, str]:
 
 
 def configuration_error(env: dict[str, str]) -> str | None:
-    """The settings' own complaint (ImproperlyConfigured), in one line, or None."""
+    """The settings' own complaint (ImproperlyConfigured), or the processes', in one line,
+    or None."""
+    try:
+        commands(env)
+    except ValueError as exc:  # a setting only `make run` reads (WORKER_NICE)
+        return str(exc)
     done = subprocess.run(
         [str(BIN / "python"), "-c", "import config.settings"],
         cwd=ROOT,

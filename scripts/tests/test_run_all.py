@@ -68,3 +68,27 @@ def test_make_run_listens_on_this_machine_unless_host_says_otherwise(tmp_path: P
     env = {"DATA_DIR": str(tmp_path), "PORT": "8000"}
     assert "127.0.0.1:8000" in run_all.commands(env)["web"]
     assert "0.0.0.0:8000" in run_all.commands({**env, "HOST": "0.0.0.0"})["web"]  # noqa: S104
+
+
+def test_a_bad_worker_priority_stops_make_run_with_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "ADMIN_"))}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("DATABASE_URL", None)
+    env.update({"DATA_DIR": str(tmp_path), "WORKER_NICE": "20"})
+
+    done = subprocess.run(
+        [sys.executable, "scripts/run_all.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "make run: cannot start: WORKER_NICE must be idle or a whole number from 0 to 19, "
+        "not '20'"
+    ]
+    assert not (tmp_path / "db.sqlite3").exists()  # nothing migrated
