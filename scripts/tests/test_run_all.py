@@ -88,7 +88,6 @@ def test_a_bad_worker_priority_stops_make_run_with_one_line(tmp_path: Path) -> N
 
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "make run: cannot start: WORKER_NICE must be idle or a whole number from 0 to 19, "
-        "not '20'"
+        "make run: cannot start: WORKER_NICE must be idle or a whole number from 0 to 19, not '20'"
     ]
     assert not (tmp_path / "db.sqlite3").exists()  # nothing migrated
