@@ -38,7 +38,8 @@ def test_the_worker_command_starts_with_the_priority_then_celery() -> None:
     assert argv[:4] == ["nice", "-n", "7", str(processes.BIN / "celery")]
 
 
-@pytest.mark.parametrize("value", ["20", "-1", "high", "1.5", "\uff11"]  # the last: a full-width digit one)
+# The last: a full-width digit one, which str.isdigit() takes for a digit.
+@pytest.mark.parametrize("value", ["20", "-1", "high", "1.5", "\uff11"])
 def test_anything_else_is_refused_with_the_setting_named(value: str) -> None:
     with pytest.raises(ValueError, match=r"^WORKER_NICE must be idle or a whole number"):
         processes.worker_priority({"WORKER_NICE": value})
