@@ -6,7 +6,7 @@ import logging
 import os
 from typing import Any
 
-from core.collector import tune_for_service
+from core.collector import tune_for_web
 
 
 def child_exit(server: Any, worker: Any) -> None:
@@ -19,9 +19,9 @@ def child_exit(server: Any, worker: Any) -> None:
 
 def post_worker_init(worker: Any) -> None:
     """Each worker, once Django is loaded: warmed up, then the collector leaves the imported
-    heap alone."""
+    heap alone (CPython's thresholds kept: short pauses, ``core/collector.py``)."""
     warm_up()
-    tune_for_service()
+    tune_for_web()
 
 
 def warm_up() -> None:

@@ -1,5 +1,5 @@
 """What each serving process does as it starts: warm up (gunicorn), then set the collector
-(frozen heap, raised thresholds)."""
+(frozen heap; raised thresholds in the workers, CPython's in the web)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.collector import THRESHOLDS, tune_for_service
+from core.collector import THRESHOLDS, tune_for_service, tune_for_web
 from core.tests.probes import probe
 
 
@@ -31,6 +31,19 @@ def test_tuning_freezes_what_exists_and_raises_the_thresholds(restored_collector
     assert gc.get_threshold()[0] > 700  # CPython's default, which the profile measured
     assert gc.get_freeze_count() > 1000  # the imported modules' objects, at least
     # What existed is out of every generation the collector walks.
+    young = {id(o) for generation in range(3) for o in gc.get_objects(generation)}
+    assert not any(id(o) in young for o in made_before[1:])
+
+
+def test_the_web_freezes_what_exists_and_keeps_the_thresholds(restored_collector: None) -> None:
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    made_before = [object(), {"a": [1, 2]}]
+
+    tune_for_web()
+
+    assert gc.get_threshold() == (700, 10, 10)  # short pauses: a request waits for each
+    assert gc.get_freeze_count() > 1000
     young = {id(o) for generation in range(3) for o in gc.get_objects(generation)}
     assert not any(id(o) in young for o in made_before[1:])
 
@@ -70,7 +83,7 @@ def test_each_gunicorn_worker_warms_up_then_tunes_its_collector_once_the_app_is_
     assert cold["urls"] is False
     assert loaded["urls"] is True  # every URL module imported before the first request
     assert loaded["said"] == ""  # the broker was reached
-    assert loaded["thresholds"] == list(THRESHOLDS)
+    assert loaded["thresholds"] == cold["thresholds"] == [700, 10, 10]  # CPython's, kept
     assert loaded["frozen"] > cold["frozen"] + 10_000
 
 
@@ -82,4 +95,4 @@ def test_a_worker_starts_even_when_the_broker_is_down_and_says_so() -> None:
 
     assert "broker not reachable at start" in loaded["said"]
     assert loaded["urls"] is True
-    assert loaded["thresholds"] == list(THRESHOLDS)
+    assert loaded["frozen"] > 10_000
