@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from clients.models import Client
+from clients.services import DUPLICATE_PHONE
 from clients.tests.factories import ClientFactory
 from mailings.models import MessageStatus
 from mailings.tests.factories import MessageFactory
@@ -51,26 +54,45 @@ def test_duplicate_phone_is_a_400_on_phone(api: APIClient) -> None:
     assert Client.objects.count() == 1
 
 
-def test_a_create_that_loses_the_race_is_a_400_and_writes_nothing(
-    api: APIClient, monkeypatch: pytest.MonkeyPatch
+def test_a_duplicate_is_refused_by_the_constraint_and_the_request_writes_nothing(
+    api: APIClient,
 ) -> None:
-    """The uniqueness check passed, then another request stored the same phone first: the
-    insert fails, and the request's transaction goes back whole (no audit entry either)."""
-    from rest_framework.validators import UniqueValidator
-
+    """No check before the insert (it could lose the race to a concurrent create anyway):
+    the insert fails on the unique constraint, and the request's transaction goes back
+    whole (no audit entry either)."""
     from accounts.models import AuditEntry
 
     ClientFactory.create(phone="79001234567")
-    monkeypatch.setattr(UniqueValidator, "__call__", lambda self, value, field: None)
     entries = AuditEntry.objects.count()
 
     response = api.post(URL, {"phone": "79001234567"}, format="json")
 
     assert response.status_code == 400
-    assert "phone" in response.data
+    assert response.data == {"phone": [DUPLICATE_PHONE]}
     assert Client.objects.count() == 1
     assert AuditEntry.objects.count() == entries
     assert api.get(URL).status_code == 200  # the connection is usable again
+
+
+def test_a_create_reaches_the_clients_table_with_its_insert_alone(api: APIClient) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(URL, {"phone": "79001234567"}, format="json")
+
+    assert response.status_code == 201
+    on_clients = [q["sql"] for q in queries if '"clients_client"' in q["sql"]]
+    assert len(on_clients) == 1, on_clients
+    assert on_clients[0].startswith("INSERT")
+
+
+def test_a_change_to_another_client_s_phone_is_the_same_400(api: APIClient) -> None:
+    ClientFactory.create(phone="79001234567")
+    other = ClientFactory.create(phone="79007654321")
+
+    response = api.patch(f"{URL}{other.pk}/", {"phone": "79001234567"}, format="json")
+
+    assert response.status_code == 400
+    assert response.data == {"phone": [DUPLICATE_PHONE]}
+    assert Client.objects.get(pk=other.pk).phone == "79007654321"
 
 
 @pytest.mark.parametrize(
