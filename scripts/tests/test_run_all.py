@@ -11,21 +11,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_an_incomplete_configuration_stops_make_run_with_one_clear_line(tmp_path: Path) -> None:
+def _make_run(
+    tmp_path: Path, *, timeout: float = 60, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """`make run`'s script on the embedded defaults with ``settings`` and nothing else set
+    (no OpenID Connect, no admin, no database or broker URL), its data under ``tmp_path``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "ADMIN_"))}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.update({"DATA_DIR": str(tmp_path), "OIDC_ISSUER": "https://id.example.com/realms/ops"})
-    env.pop("DATABASE_URL", None)
-
-    done = subprocess.run(
+    for name in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL"):
+        env.pop(name, None)
+    env.update({"DATA_DIR": str(tmp_path), **settings})
+    return subprocess.run(
         [sys.executable, "scripts/run_all.py"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_an_incomplete_configuration_stops_make_run_with_one_clear_line(tmp_path: Path) -> None:
+    done = _make_run(tmp_path, OIDC_ISSUER="https://id.example.com/realms/ops")
 
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
@@ -37,21 +44,7 @@ def test_an_incomplete_configuration_stops_make_run_with_one_clear_line(tmp_path
 
 
 def test_a_weak_admin_password_stops_make_run_with_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "ADMIN_"))}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.pop("DATABASE_URL", None)
-    env.pop("CELERY_BROKER_URL", None)
-    env.update({"DATA_DIR": str(tmp_path), "ADMIN_PASSWORD": "a"})
-
-    done = subprocess.run(
-        [sys.executable, "scripts/run_all.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _make_run(tmp_path, timeout=120, ADMIN_PASSWORD="a")
 
     assert done.returncode == 1
     said = [line for line in done.stderr.splitlines() if line.strip()]
@@ -71,20 +64,7 @@ def test_make_run_listens_on_this_machine_unless_host_says_otherwise(tmp_path: P
 
 
 def test_a_bad_worker_priority_stops_make_run_with_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "ADMIN_"))}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.pop("DATABASE_URL", None)
-    env.update({"DATA_DIR": str(tmp_path), "WORKER_NICE": "20"})
-
-    done = subprocess.run(
-        [sys.executable, "scripts/run_all.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _make_run(tmp_path, WORKER_NICE="20")
 
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
