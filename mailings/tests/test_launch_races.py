@@ -1,6 +1,6 @@
 """A launch races a delete, a cancel and a client's deletion (SPEC 8.2). On PostgreSQL, the
 launch is held open the way a busy database holds it: another transaction's uncommitted
-message row makes the launch's INSERT … ON CONFLICT wait on it."""
+message row makes the launch's INSERT wait on it."""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clients.models import Client
@@ -66,6 +68,50 @@ def test_launch_is_idempotent(directory: dict[str, Client]) -> None:
 
     assert (first, second) == (True, False)
     assert Message.objects.filter(mailing=mailing).count() == len(directory)
+
+
+def message_inserts(queries: CaptureQueriesContext) -> list[str]:
+    return [
+        q["sql"] for q in queries.captured_queries if "INSERT INTO mailings_message" in q["sql"]
+    ]
+
+
+def test_a_launch_writes_its_messages_with_a_plain_insert(directory: dict[str, Client]) -> None:
+    """Chunks do not overlap, so no row pays for ON CONFLICT (a fifth of the fan-out)."""
+    mailing = due_mailing()
+
+    with CaptureQueriesContext(connection) as queries:
+        services.mailing_launch(mailing_id=mailing.pk)
+
+    inserts = message_inserts(queries)
+    assert len(inserts) == 1
+    assert "ON CONFLICT" not in inserts[0]
+    assert Message.objects.filter(mailing=mailing).count() == len(directory)
+
+
+def test_a_launch_keeps_a_message_that_exists_and_creates_the_others(
+    directory: dict[str, Client],
+) -> None:
+    """Should a client have a message of the mailing already, the chunk is written again
+    around it: the launch neither fails nor touches it."""
+    mailing = due_mailing()
+    existing = MessageFactory.create(
+        mailing=mailing, client=directory["new_900"], status=MessageStatus.SENT, attempts=1
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.mailing_launch(mailing_id=mailing.pk) is True
+
+    assert ["ON CONFLICT" in sql for sql in message_inserts(queries)] == [False, True]
+    messages = Message.objects.filter(mailing=mailing)
+    assert sorted(messages.values_list("client_id", flat=True)) == sorted(
+        client.pk for client in directory.values()
+    )
+    kept = messages.get(client=directory["new_900"])
+    assert (kept.pk, kept.status, kept.attempts) == (existing.pk, MessageStatus.SENT, 1)
+    assert messages.exclude(pk=existing.pk).filter(status=MessageStatus.PENDING).count() == 3
+    mailing.refresh_from_db()
+    assert mailing.launched_at is not None
 
 
 def test_launch_chunks_double_from_the_first_up_to_the_largest(
