@@ -184,6 +184,15 @@ def test_compose_publishes_the_emulator_to_this_machine_only_and_needs_an_admin_
     assert ":?" in admin_password  # compose refuses to start without one
 
 
+def test_compose_gives_the_web_more_cpu_than_the_worker_on_a_busy_host() -> None:
+    """As `make run`'s WORKER_NICE: the API first (Docker's default share is 1,024)."""
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    web_share = services["web"].get("cpu_shares", 1024)
+    assert services["worker"]["cpu_shares"] * 4 <= web_share
+
+
 def _compose_env() -> dict[str, str]:
     """The web service's environment as compose resolves it, with strong test secrets."""
     import yaml
