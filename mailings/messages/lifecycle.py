@@ -47,7 +47,7 @@ def messages_create(
     mailing's lock), so the INSERT is a plain one, in a savepoint; only if it meets an
     existing message anyway is the chunk written again with ``ON CONFLICT DO NOTHING``
     on (mailing, client). ``ON CONFLICT`` on every row cost a fifth of the fan-out's time
-    (1,000,000 messages: 115,000–130,000 rows/s against 146,000–163,000 without it).
+    (1,000,000 messages: 115,000-130,000 rows/s against 146,000-163,000 without it).
     """
     message_table = Message._meta.db_table
     client_table = Message._meta.get_field("client").related_model._meta.db_table  # type: ignore[union-attr]
