@@ -110,6 +110,10 @@ def test_a_launch_keeps_a_message_that_exists_and_creates_the_others(
     kept = messages.get(client=directory["new_900"])
     assert (kept.pk, kept.status, kept.attempts) == (existing.pk, MessageStatus.SENT, 1)
     assert messages.exclude(pk=existing.pk).filter(status=MessageStatus.PENDING).count() == 3
+    # The statistics count what is there: the insert that failed left no count behind.
+    counts = selectors.message_counts(mailing_ids=[mailing.pk])[mailing.pk]
+    assert counts["total"] == 4
+    assert (counts["by_status"]["sent"], counts["by_status"]["pending"]) == (1, 3)
     mailing.refresh_from_db()
     assert mailing.launched_at is not None
 
