@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from e2e.api import create_user
@@ -65,6 +66,10 @@ def page(live: Stack) -> Iterator[Any]:
         )
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         yield context.new_page()
+        # The ORM calls made while Playwright's loop ran opened a connection of their own,
+        # which pytest-django's teardown does not see: left open, the test database could
+        # not be dropped at the end of the run ("being accessed by other users").
+        connections.close_all()
         context.close()
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
