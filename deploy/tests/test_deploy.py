@@ -6,6 +6,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -105,8 +106,12 @@ def test_kubernetes_sets_only_settings_the_code_reads_and_every_required_one() -
     } <= set_by_k8s
 
 
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
 def test_compose_and_env_example_set_only_settings_the_code_reads() -> None:
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    compose = _compose()
     example = {
         line.split("=", 1)[0]
         for line in (ROOT / ".env.example").read_text().splitlines()
@@ -171,9 +176,7 @@ def test_secrets_are_in_the_secret_never_in_the_config_map() -> None:
 
 
 def test_compose_publishes_the_emulator_to_this_machine_only_and_needs_an_admin_password() -> None:
-    import yaml
-
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    compose = _compose()
     ports = compose["services"]["gateway"]["ports"]
     assert all(str(p).startswith("127.0.0.1:") for p in ports), ports
     admin_password = (
@@ -186,18 +189,14 @@ def test_compose_publishes_the_emulator_to_this_machine_only_and_needs_an_admin_
 
 def test_compose_gives_the_web_more_cpu_than_the_worker_on_a_busy_host() -> None:
     """As `make run`'s WORKER_NICE: the API first (Docker's default share is 1,024)."""
-    import yaml
-
-    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    services = _compose()["services"]
     web_share = services["web"].get("cpu_shares", 1024)
     assert services["worker"]["cpu_shares"] * 4 <= web_share
 
 
 def _compose_env() -> dict[str, str]:
     """The web service's environment as compose resolves it, with strong test secrets."""
-    import yaml
-
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    compose = _compose()
     given = {"SECRET_KEY": "deploy-check-" + "k7Qp" * 12, "POSTGRES_PASSWORD": "pg-test-pass"}
     resolved = {}
     for name, raw in compose["services"]["web"]["environment"].items():
@@ -209,8 +208,6 @@ def _compose_env() -> dict[str, str]:
 
 
 def _k8s_env() -> dict[str, str]:
-    import yaml
-
     config = yaml.safe_load((K8S / "configmap.yaml").read_text())["data"]
     secret = yaml.safe_load((K8S / "secret.yaml").read_text())["stringData"]
     # The Secret's placeholders are refused by design; an operator puts real ones.
