@@ -1,5 +1,5 @@
 """One message, one try: the in-memory checks before a request, the request, and the decision
-with its metrics and its log line (SPEC section 6: one structured line per attempt)."""
+and its log line (SPEC section 6: one structured line per attempt)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from core.logging import mask_phone
-from delivery import metrics
 from delivery.policy import Decision, Kind, RetryPolicy, decide
 from gateway.client import GatewayClient, GatewayError, Result
 from mailings.messages import ClaimedMessage, MessageOutcome
@@ -93,8 +92,8 @@ async def attempt(
     except GatewayError as exc:
         error, result, status = exc, exc.kind, exc.status
     latency = time.perf_counter() - started
-    # The counters by result and the in-flight gauge are kept by the dispatcher, in batches.
-    metrics.LATENCY.observe(latency)
+    # The counters by result, the latency histogram and the in-flight gauge are kept by the
+    # dispatcher, in batches.
     now = _now()
     decision = decide(
         error, attempts=message.attempts, now=now, end_at=message.end_at, policy=policy

@@ -125,6 +125,7 @@ class Dispatcher:
         self._finished: list[asyncio.Task[Tried]] = []
         self._wakeup: asyncio.Future[None] | None = None
         self._results: Counter[Result] = Counter()  # metrics counted here, written per flush
+        self._latencies = metrics.Latencies(metrics.LATENCY)
         self._done: list[Done] = []
         self._flushing: asyncio.Task[None] | None = None
         self.db = DatabaseThreads()
@@ -168,7 +169,9 @@ class Dispatcher:
             self.outage.up()
 
     def _write_metrics(self) -> None:
-        """The requests' counters by result, and this process's requests in flight."""
+        """The requests' counters by result and their latencies, and this process's requests
+        in flight."""
+        self._latencies.write()
         for result, count in self._results.items():
             metrics.ATTEMPTS.labels(result.value).inc(count)
             if result is Result.CREDENTIALS:
@@ -265,6 +268,7 @@ class Dispatcher:
             self._done.append((message, decision))
             if result is not None:
                 self.window.answered(seconds, size=size)
+                self._latencies.note(seconds)
                 self._results[result] += 1
                 self.tally.note(result)
                 self._rate_limited |= result is Result.RATE_LIMITED

@@ -5,6 +5,7 @@ every process reports the same truth. Names are documented in the README."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -28,6 +29,44 @@ LATENCY = Histogram(
     "Time from sending a request to the gateway to classifying its answer.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+
+
+class Latencies:
+    """The gateway's answer times of one dispatcher, counted in memory and added to
+    ``LATENCY`` in one go at each flush.
+
+    ``Histogram.observe`` adds to the sum and to a bucket each time, and in multiprocess mode
+    each addition takes a lock and writes a memory-mapped file: 4.3 µs an answer on this
+    machine, a message's every time. prometheus_client has no public call that adds many
+    observations at once, so ``write`` adds each bucket's count and the sum to the same
+    values ``observe`` adds to (its ``_upper_bounds``, ``_buckets`` and ``_sum``); a test
+    holds the exposition equal to ``observe``'s for the same answers.
+    """
+
+    def __init__(self, histogram: Histogram) -> None:
+        self._histogram = histogram
+        self._bounds: list[float] = list(histogram._upper_bounds)  # the last one is +Inf
+        self._counts = [0] * len(self._bounds)
+        self._sum = 0.0
+
+    def note(self, seconds: float) -> None:
+        """One answer: in the first bucket whose bound is at least ``seconds``, as
+        ``observe`` places it."""
+        self._counts[bisect_left(self._bounds, seconds)] += 1
+        self._sum += seconds
+
+    def write(self) -> None:
+        """Add what was noted since the last write to the histogram."""
+        if not any(self._counts):
+            return
+        self._histogram._sum.inc(self._sum)
+        for bucket, count in zip(self._histogram._buckets, self._counts, strict=True):
+            if count:
+                bucket.inc(count)
+        self._counts = [0] * len(self._bounds)
+        self._sum = 0.0
+
+
 IN_FLIGHT = Gauge(
     "mailing_gateway_in_flight",
     "Requests to the gateway in flight right now, over all dispatchers.",

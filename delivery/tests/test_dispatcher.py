@@ -362,6 +362,7 @@ def test_metrics_counted_per_batch_match_the_requests_and_outcomes(
         "transient": sample("mailing_gateway_attempts_total", result="transient"),
         "sent": sample("mailing_messages_total", outcome="sent"),
         "retry": sample("mailing_messages_total", outcome="retry"),
+        "answers": sample("mailing_gateway_request_duration_seconds_count"),
     }
     emulator.faults.update({"error_rate": 0.3})
     mailing = launch(40)
@@ -378,6 +379,9 @@ def test_metrics_counted_per_batch_match_the_requests_and_outcomes(
     assert sample("mailing_messages_total", outcome="sent") - before["sent"] == 40
     assert sample("mailing_messages_total", outcome="retry") - before["retry"] == errors
     assert sample("mailing_gateway_in_flight") == 0  # set from the dispatcher's own count
+    # Every request's answer time, noted by the dispatcher and written with its flushes.
+    answers = sample("mailing_gateway_request_duration_seconds_count") - before["answers"]
+    assert answers == 40 + errors
 
 
 def test_a_claim_takes_higher_priority_first_and_shares_evenly_within_a_priority() -> None:
