@@ -36,11 +36,12 @@ class Latencies:
     ``LATENCY`` in one go at each flush.
 
     ``Histogram.observe`` adds to the sum and to a bucket each time, and in multiprocess mode
-    each addition takes a lock and writes a memory-mapped file: 4.3 µs an answer on this
-    machine, a message's every time. prometheus_client has no public call that adds many
-    observations at once, so ``write`` adds each bucket's count and the sum to the same
-    values ``observe`` adds to (its ``_upper_bounds``, ``_buckets`` and ``_sum``); a test
-    holds the exposition equal to ``observe``'s for the same answers.
+    each addition takes a lock and writes a memory-mapped file: 3.56-3.73 µs an answer on
+    this machine (timeit, three runs), against 0.18-0.25 µs for ``note``. prometheus_client
+    has no public call that adds many observations at once, so ``write`` adds each bucket's
+    count and the sum to the same values ``observe`` adds to (its ``_upper_bounds``,
+    ``_buckets`` and ``_sum``); a test holds the exposition equal to ``observe``'s for the
+    same answers.
     """
 
     def __init__(self, histogram: Histogram) -> None:
