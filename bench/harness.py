@@ -233,31 +233,36 @@ class RawRun(NamedTuple):
 
 def raw_run(stack: Any, n: int, *, in_flight: int = RAW_IN_FLIGHT) -> RawRun:
     """A plain aiohttp client (``bench.plain_client``: ``in_flight`` at once, no database, no
-    service code, asyncio's own loop) in this process, sending ``n`` messages to the stack's
-    gateway as it is set now: what this machine allows, and what the bare client and the
-    gateway cost a request."""
-    from bench.plain_client import send
-
-    gateway_before = cpu_seconds_by_role(stack).get("gateway", 0.0)
-    client_before = time.thread_time()  # the loop runs in this thread
-    started = time.perf_counter()
-    asyncio.run(send(stack.gateway_url, stack.token, requests=n, in_flight=in_flight))
-    rate = n / (time.perf_counter() - started)
-    client = time.thread_time() - client_before
-    gateway = cpu_seconds_by_role(stack).get("gateway", 0.0) - gateway_before
-    return RawRun(rate, client * 1000 / n, gateway * 1000 / n)
+    service code, asyncio's own loop and CPython's collector defaults) sending ``n``
+    messages to the stack's gateway as it is set now: what this machine allows, and what
+    the bare client and the gateway cost a request. In a process of its own: in this one,
+    benchmark 7's API load runs in a thread beside it and would take the interpreter's lock
+    from it (the limits around that mailing read 3,068 and 3,313 req/s where the rows
+    before read 5,360-6,594)."""
+    return _plain_clients(
+        stack, n, processes=1, in_flight=in_flight, loop="asyncio", collector="default"
+    )
 
 
 def raw_run_as_dispatchers(stack: Any, n: int, *, processes: int, in_flight: int) -> RawRun:
     """Plain aiohttp clients laid out as the dispatchers: ``processes`` processes of
-    ``bench.plain_client``, ``in_flight`` requests each, uvloop, starting together and
-    sending ``n`` messages between them to the gateway as it is set now. Their rate is what
-    aiohttp itself reaches here, with the dispatchers' share of the machine; the CPU is per
-    request, the clients' summed."""
+    ``bench.plain_client``, ``in_flight`` requests each, uvloop, the service's collector
+    settings, starting together and sending ``n`` messages between them to the gateway as
+    it is set now. Their rate is what aiohttp itself reaches here, with the dispatchers'
+    share of the machine; the CPU is per request, the clients' summed."""
+    return _plain_clients(
+        stack, n, processes=processes, in_flight=in_flight, loop="uvloop", collector="service"
+    )
+
+
+def _plain_clients(
+    stack: Any, n: int, *, processes: int, in_flight: int, loop: str, collector: str
+) -> RawRun:
     start_at = time.time() + 1.0  # every process imported and waiting by then
     each = -(-n // processes)
     env = {**os.environ, "GATEWAY_TOKEN": stack.token}
     argv = [sys.executable, "-m", "bench.plain_client", "--url", stack.gateway_url]
+    argv += ["--loop", loop, "--collector", collector]
     gateway_before = cpu_seconds_by_role(stack).get("gateway", 0.0)
     clients = [
         subprocess.Popen(

@@ -1,10 +1,12 @@
 """A plain aiohttp client: no database, no service code, only requests to the gateway.
 
-In the benchmark's own process it measures the raw limit (``bench.harness.raw_run``). Run as
-a process of its own, several at once, it is laid out as the dispatchers are (one process
-per dispatch slot, ``DISPATCH_MAX_IN_FLIGHT`` requests in flight each, uvloop, the garbage
-collector set as the service sets it): what aiohttp itself reaches at a given gateway
-latency on this machine, the ceiling of any dispatcher built on it
+Always a process of its own, apart from the benchmark's, where benchmark 7's API load runs
+in a thread and would take the interpreter's lock from it. One of them, 200 requests in
+flight on asyncio's loop with CPython's collector defaults (nobody tuned it), measures the
+raw limit (``bench.harness.raw_run``). Several at once are laid out as the dispatchers
+(one process per dispatch slot, ``DISPATCH_MAX_IN_FLIGHT`` requests in flight each,
+uvloop, the garbage collector set as the service sets it): what aiohttp itself reaches at
+a given gateway latency on this machine, the ceiling of any dispatcher built on it
 (``bench.harness.raw_run_as_dispatchers``). The collector matters: with CPython's defaults,
 a thousand requests in flight, each alive for the gateway's 200 ms, are promoted and walked
 again and again (two such clients: 5,041 req/s at 0.183 ms of CPU a request, against 5,721
@@ -13,13 +15,15 @@ at 0.131 with the collector off).
     GATEWAY_TOKEN=secret python -m bench.plain_client --url http://127.0.0.1:8101 \\
         --requests 30000 --in-flight 1000 --first-id 1 --start-at 1765000000.0
 
-prints one JSON line: when it started and ended (epoch seconds) and the CPU its loop used.
+prints one JSON line: when it started and ended (epoch seconds), the CPU its loop used, and
+the loop and collector thresholds it ran with.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -55,21 +59,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--in-flight", type=int, required=True)
     parser.add_argument("--first-id", type=int, default=1)
     parser.add_argument("--start-at", type=float, default=0.0, help="epoch seconds: start then")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument(
+        "--collector",
+        choices=["service", "default"],
+        default="service",
+        help="service: set as every worker process sets it; default: CPython's",
+    )
     args = parser.parse_args(argv)
     token = os.environ.get("GATEWAY_TOKEN", "")  # from the environment: not in `ps`
-    tune_for_service()  # as every worker process is, once started
+    if args.collector == "service":
+        tune_for_service()  # as every worker process is, once started
     time.sleep(max(0.0, args.start_at - time.time()))  # every process starts together
     started, cpu = time.time(), time.thread_time()
-    uvloop.run(
-        send(
-            args.url.rstrip("/"),
-            token,
-            requests=args.requests,
-            in_flight=args.in_flight,
-            first_id=args.first_id,
-        )
+    sending = send(
+        args.url.rstrip("/"),
+        token,
+        requests=args.requests,
+        in_flight=args.in_flight,
+        first_id=args.first_id,
     )
-    done = {"started": started, "ended": time.time(), "cpu": time.thread_time() - cpu}
+    if args.loop == "uvloop":
+        uvloop.run(sending)
+    else:
+        asyncio.run(sending)
+    done = {
+        "started": started,
+        "ended": time.time(),
+        "cpu": time.thread_time() - cpu,
+        "loop": args.loop,
+        "collector": gc.get_threshold(),
+    }
     sys.stdout.write(json.dumps(done) + "\n")
 
 
