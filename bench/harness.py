@@ -236,9 +236,9 @@ def raw_run(stack: Any, n: int, *, in_flight: int = RAW_IN_FLIGHT) -> RawRun:
     service code, asyncio's own loop and CPython's collector defaults) sending ``n``
     messages to the stack's gateway as it is set now: what this machine allows, and what
     the bare client and the gateway cost a request. In a process of its own: in this one,
-    benchmark 7's API load runs in a thread beside it and would take the interpreter's lock
-    from it (the limits around that mailing read 3,068 and 3,313 req/s where the rows
-    before read 5,360-6,594)."""
+    benchmark 7's API load runs in a thread beside it and took the interpreter's lock from
+    it (the limits around that mailing read 3,068 and 3,313 req/s, the mailing 1.07 of
+    them; apart, 4,482 and 3,994 in a run of the same phase, the mailing 0.80)."""
     return _plain_clients(
         stack, n, processes=1, in_flight=in_flight, loop="asyncio", collector="default"
     )
