@@ -24,7 +24,7 @@ from django.db.backends.postgresql import base
 class DatabaseWrapper(base.DatabaseWrapper):
     def is_usable(self) -> bool:
         connection = self.connection
-        if connection is None or connection.closed or connection.broken:
+        if connection is None or connection.closed:  # psycopg: a broken one is closed too
             return False
         try:
             poll = select.poll()  # not select.select: any descriptor number

@@ -6,9 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import psycopg
 import pytest
-from django.db import close_old_connections, connection
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
 
 from clients.models import Client
 
@@ -27,16 +26,13 @@ def _backend_pid() -> int:
 def _terminate(pid: int) -> None:
     """End the session ``pid`` from another connection, as a restart or an administrator
     would."""
-    settings = connection.settings_dict
-    with psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"] or None,
-        password=settings["PASSWORD"] or None,
-        host=settings["HOST"] or None,
-        port=settings["PORT"] or None,
-        autocommit=True,
-    ) as other:
-        assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+    other = connections.create_connection(DEFAULT_DB_ALIAS)  # the same database, apart
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            assert cursor.fetchone() == (True,)
+    finally:
+        other.close()
 
 
 def test_an_idle_connection_in_good_health_is_usable_without_a_statement(
